@@ -1,0 +1,227 @@
+"""Flask routes: a thin HTTP edge over MockService, with the gateway's wire details."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from . import gojson
+from .config import Config
+from .errors import JSON, TEXT_UTF8, WireError, gateway_error, task_error
+from .gobind import BindError, bind_object
+from .ids import new_request_id
+from .service import MockService, owner_of
+from .store import Store
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("mock_server")
+
+SCENARIO_HEADER = "X-Mock-Scenario"
+NAMESPACE_HEADER = "X-Mock-Namespace"
+_FETCH_FIELDS: dict[str, tuple[type, ...]] = {"ids": (list,), "action": (str,)}
+_FETCH_GO_TYPE = 'struct { IDs []interface {} "json:\\"ids\\""; Action string "json:\\"action\\"" }'
+_SUBMIT_FIELDS: dict[str, tuple[type, ...]] = {
+    "gpt_description_prompt": (str,),
+    "prompt": (str,),
+    "mv": (str,),
+    "title": (str,),
+    "tags": (str,),
+    "continue_at": (float, int),
+    "task_id": (str,),
+    "continue_clip_id": (str,),
+    "make_instrumental": (bool,),
+    "notify_hook": (str,),
+}
+_INDEX_HTML = (
+    b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>New API</title></head>'
+    b'<body><div id="root"></div></body></html>'
+)
+
+
+def _respond(
+    status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+) -> Response:
+    response = Response(body, status=status, content_type=content_type)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _success(
+    data: Any, content_type: str = JSON, headers: dict[str, str] | None = None
+) -> Response:
+    return _respond(
+        200, gojson.dumpb({"code": "success", "message": "", "data": data}), content_type, headers
+    )
+
+
+def namespace() -> str:
+    return request.headers.get(NAMESPACE_HEADER, "")[:128]
+
+
+def create_app(config: Config | None = None, *, store: Store | None = None) -> Flask:
+    """Build the fake. ``store`` overrides the one ``config.store`` names."""
+    config = config or Config()
+    service = MockService(config, store)
+    profile = service.profile
+    app = Flask("mock_server")
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.extensions["suno_mock"] = service
+    allowed_owners = {owner_of(k) for k in config.api_keys}
+
+    def authenticate() -> str:
+        """The caller's owner id, or a 401 in the gateway envelope (TokenAuth)."""
+        header = request.headers.get("Authorization", "")
+        key = ""
+        prefixes = ("Bearer ", "bearer ") if profile.lowercase_bearer else ("Bearer ",)
+        for prefix in prefixes:
+            if header.startswith(prefix):
+                key = header[len(prefix) :].strip()
+                break
+        if key in ("", "midjourney-proxy"):
+            key = request.headers.get("mj-api-secret", "").strip()
+        if key.startswith("sk-"):
+            key = key[3:]
+        language = request.headers.get("Accept-Language", "")
+        if not key:
+            raise gateway_error(
+                401,
+                profile.auth_message("missing", language),
+                g.request_id,
+                with_code=profile.gateway_error_code,
+            )
+        owner = owner_of(key)
+        if allowed_owners and owner not in allowed_owners:
+            raise gateway_error(
+                401,
+                profile.auth_message("invalid", language),
+                g.request_id,
+                with_code=profile.gateway_error_code,
+            )
+        return owner
+
+    @app.before_request
+    def _start() -> None:
+        g.request_id = new_request_id(profile.request_id_style)
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Oneapi-Request-Id"] = g.get("request_id") or new_request_id()
+        if request.path.startswith("/suno/"):
+            service.store.journal_append(
+                namespace(),
+                {
+                    "time": service.now(namespace()),
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "owner": g.get("owner"),
+                    "request_id": g.get("request_id"),
+                    "body": g.get("journal_body"),
+                },
+            )
+        return response
+
+    @app.errorhandler(WireError)
+    def _wire_error(error: WireError) -> Response:
+        return _respond(error.status, error.body, error.content_type)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_error: RequestEntityTooLarge) -> Response:
+        error = task_error(413, "read_request_body_failed", "http: request body too large")
+        return _respond(error.status, error.body, error.content_type)
+
+    @app.errorhandler(HTTPException)
+    def _no_route(error: HTTPException) -> Response:
+        # gin's NoRoute serves the web UI's index page with 200 for any unknown path or method.
+        if request.path.startswith("/__mock/"):
+            body = task_error(
+                error.code or 404, "not_found", f"no admin route {request.method} {request.path}"
+            )
+            return _respond(body.status, body.body, body.content_type)
+        return _respond(200, _INDEX_HTML, "text/html; charset=utf-8")
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        # Never a traceback on the wire: the gateway's panic envelope, details in our log only.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        wire = gateway_error(
+            500,
+            "Panic detected, error: internal error in suno-mock",
+            g.get("request_id", ""),
+            kind="new_api_panic",
+            with_code=False,
+        )
+        return _respond(wire.status, wire.body, wire.content_type)
+
+    def read_body() -> bytes:
+        body = request.get_data(cache=False)
+        g.journal_body = body[:4096].decode("utf-8", errors="replace")
+        return body
+
+    @app.post("/suno/submit/<action>")
+    def submit(action: str) -> Response:
+        g.owner = authenticate()
+        action = action.upper()
+        if action not in ("MUSIC", "LYRICS"):
+            # Distribute finds no channel for suno_<action> before the body is read.
+            raise gateway_error(
+                503,
+                profile.no_channel_message.format(model="suno_" + action.lower()),
+                g.request_id,
+                code="model_not_found",
+                with_code=profile.gateway_error_code,
+            )
+        body = read_body()
+        if not (request.mimetype or "").endswith("json"):
+            # The live gateway leaves the request unparsed and panics (500 new_api_panic).
+            raise task_error(
+                400,
+                "invalid_request",
+                "Content-Type must be application/json "
+                "(the live gateway answers 500 new_api_panic here)",
+            )
+        try:
+            fields = bind_object(body, _SUBMIT_FIELDS, "dto.SunoSubmitReq", "SunoSubmitReq")
+        except BindError as exc:
+            raise task_error(400, "invalid_request", str(exc)) from None
+        if action == "LYRICS" and not fields.get("prompt"):
+            raise task_error(400, "invalid_request", "prompt_empty")
+        try:
+            scenario = service.resolve_scenario(
+                action, request.headers.get(SCENARIO_HEADER) or None
+            )
+        except (KeyError, ValueError) as exc:
+            raise task_error(400, "invalid_request", str(exc).strip("'\"")) from None
+        task_id = service.submit(g.owner, action, fields, scenario, ns=namespace())
+        return _success(task_id, profile.submit_content_type, profile.submit_headers)
+
+    @app.post("/suno/fetch")
+    def fetch() -> Response:
+        g.owner = authenticate()
+        try:
+            fields = bind_object(read_body(), _FETCH_FIELDS, _FETCH_GO_TYPE)
+        except BindError as exc:
+            # gin writes the status before any Content-Type, so net/http sniffs text/plain.
+            raise task_error(400, "invalid_request", str(exc), TEXT_UTF8) from None
+        ids = fields.get("ids") or []
+        if not ids:
+            return _success([])
+        return _success(service.fetch(g.owner, ids, namespace()))
+
+    @app.get("/suno/fetch/<task_id>")
+    def fetch_one(task_id: str) -> Response:
+        g.owner = authenticate()
+        task = service.fetch_one(g.owner, task_id, namespace())
+        if task is None:
+            raise task_error(400, "task_not_exist", "task_not_exist")
+        return _success(task)
+
+    from .admin import admin_blueprint
+
+    app.register_blueprint(admin_blueprint(service, config))
+    return app

@@ -1,0 +1,241 @@
+"""Render a task's computed state as the profile's task object (field set and order, clip shape)."""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+from .lifecycle import TaskState
+from .profiles import Profile
+from .scenarios import Scenario, Step
+from .store import TaskRecord
+
+__all__ = ["clip_ids", "model_of", "mysql_order", "render_task"]
+
+# mv -> (model_name, major_model_version), as Suno reports them.
+_MODELS = {
+    "chirp-v3-0": ("chirp-v3", "v3"),
+    "chirp-v3-5": ("chirp-v3-5", "v3.5"),
+    "chirp-v4": ("chirp-v4", "v4"),
+    "chirp-auk": ("chirp-auk", "v4.5"),
+    "chirp-bluejay": ("chirp-bluejay", "v4.5+"),
+    "chirp-crow": ("chirp-crow", "v5"),
+}
+_CLIP_NS = uuid.UUID("5b0a1a6e-3c55-4d8e-9b3f-2f1c0d6a7e11")
+_MOCK_USER = "6f1c2b4e-0d2a-4c8e-9a57-3b1d5e7f9a20"
+
+
+def model_of(mv: str) -> tuple[str, str]:
+    return _MODELS.get(mv or "chirp-v3-0", (mv, ""))
+
+
+def mysql_order(obj: Any) -> Any:
+    """Order keys as a MySQL JSON column does: by byte length, then bytewise."""
+    if isinstance(obj, dict):
+        keys = sorted(obj, key=lambda k: (len(k.encode()), k.encode()))
+        return {k: mysql_order(obj[k]) for k in keys}
+    if isinstance(obj, list):
+        return [mysql_order(v) for v in obj]
+    return obj
+
+
+def clip_ids(task_id: str, count: int) -> list[str]:
+    return [str(uuid.uuid5(_CLIP_NS, f"{task_id}/{i}")) for i in range(count)]
+
+
+def _fill(value: Any, values: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        if value == "{duration}":
+            return values["duration"]
+        return value.format_map(values) if "{" in value else value
+    if isinstance(value, dict):
+        return {k: _fill(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, values) for v in value]
+    return value
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _inputs(record: TaskRecord, scenario: Scenario) -> dict[str, Any]:
+    """What the app asked for, falling back on the scenario's template."""
+    t, r = scenario.template, record.request
+    described = bool(r.get("gpt_description_prompt"))
+    instrumental = bool(r.get("make_instrumental", t.get("make_instrumental", False)))
+    prompt = (
+        ""
+        if instrumental
+        else (t.get("prompt", "") if described else r.get("prompt") or t.get("prompt", ""))
+    )
+    return {
+        "title": (t.get("title", "") if described else r.get("title") or t.get("title", "")),
+        "tags": (t.get("tags", "") if described else r.get("tags") or t.get("tags", "")),
+        "prompt": prompt,
+        "gpt_description_prompt": r.get("gpt_description_prompt")
+        or t.get("gpt_description_prompt"),
+        "mv": r.get("mv") or t.get("mv") or "chirp-v3-0",
+        "clip_count": int(t.get("clip_count", 2)),
+        "durations": list(t.get("durations", [180.0])),
+        "error_type": t.get("error_type", ""),
+        "error_message": t.get("error_message", ""),
+        "lyrics_prompt": r.get("prompt") or t.get("prompt", ""),
+        "lyrics_text": t.get("lyrics_text", "{prompt}"),
+    }
+
+
+def _clips(record: TaskRecord, scenario: Scenario, step: Step, inputs: dict[str, Any]) -> list[Any]:
+    model_name, major = model_of(inputs["mv"])
+    created = _iso(record.submit_time)
+    out = []
+    for i, clip_id in enumerate(clip_ids(record.task_id, inputs["clip_count"])):
+        durations = inputs["durations"]
+        values = {
+            "id": clip_id,
+            "task_id": record.task_id,
+            "index": i,
+            "title": inputs["title"],
+            "tags": inputs["tags"],
+            "prompt": inputs["prompt"],
+            "model_name": model_name,
+            "duration": durations[i % len(durations)],
+            "error_type": inputs["error_type"],
+            "error_message": inputs["error_message"],
+            "lyrics_text": "",
+        }
+        clip: dict[str, Any] = {
+            "id": clip_id,
+            "video_url": "",
+            "audio_url": "",
+            "image_url": "",
+            "image_large_url": "",
+            "is_video_pending": False,
+            "major_model_version": major,
+            "model_name": model_name,
+            "metadata": {
+                "tags": inputs["tags"],
+                "prompt": inputs["prompt"],
+                "gpt_description_prompt": inputs["gpt_description_prompt"],
+                "audio_prompt_id": None,
+                "history": None,
+                "concat_history": None,
+                "type": "gen",
+                "duration": None,
+                "refund_credits": None,
+                "stream": True,
+                "error_type": None,
+                "error_message": None,
+            },
+            "is_liked": False,
+            "user_id": _MOCK_USER,
+            "display_name": "SunoMock",
+            "handle": "sunomock",
+            "is_handle_updated": False,
+            "is_trashed": False,
+            "reaction": None,
+            "created_at": created,
+            "status": "submitted",
+            "title": inputs["title"],
+            "play_count": 0,
+            "upvote_count": 0,
+            "is_public": False,
+        }
+        _merge(clip, _fill(step.clip, values))
+        if i < len(step.clips):
+            _merge(clip, _fill(step.clips[i], values))
+        out.append(mysql_order(clip))
+    return out
+
+
+def _lyrics(record: TaskRecord, step: Step, inputs: dict[str, Any]) -> Any:
+    values = {
+        "task_id": record.task_id,
+        "id": record.task_id,
+        "title": inputs["title"],
+        "prompt": inputs["lyrics_prompt"],
+        "tags": inputs["tags"],
+        "model_name": "",
+        "duration": 0,
+        "error_type": "",
+        "error_message": "",
+        "index": 0,
+    }
+    values["lyrics_text"] = _fill(inputs["lyrics_text"], values)
+    return mysql_order(_fill(dict(step.lyrics), values))
+
+
+def _iso(ts: float) -> str:
+    import datetime as _dt
+
+    moment = _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def user_number(owner: str) -> int:
+    return zlib.crc32(owner.encode()) % 99_999 + 1
+
+
+def render_task(
+    record: TaskRecord, scenario: Scenario, state: TaskState, profile: Profile
+) -> dict[str, Any]:
+    """The task object a fetch returns, fields in the profile's order."""
+    step = scenario.steps[state.step]
+    inputs = _inputs(record, scenario)
+    submit = int(record.submit_time)
+    fail_reason = _fill(
+        state.fail_reason,
+        {
+            **inputs,
+            "task_id": record.task_id,
+            "id": record.task_id,
+            "index": 0,
+            "model_name": "",
+            "duration": 0,
+        },
+    )
+    if step.data == "clips":
+        data: Any = _clips(record, scenario, step, inputs)
+    elif step.data == "lyrics":
+        data = _lyrics(record, step, inputs)
+    else:
+        data = None
+    model = "suno_" + record.action.lower()
+    values: dict[str, Any] = {
+        "id": record.seq,
+        "created_at": submit,
+        "updated_at": int(record.submit_time + state.changed_offset),
+        "task_id": record.task_id,
+        "platform": "suno",
+        "user_id": user_number(record.owner),
+        "group": "default",
+        "channel_id": 1,
+        "quota": 50_000 if record.action == "MUSIC" else 5_000,
+        "notify_hook": "",
+        "action": record.action,
+        "status": state.status,
+        "fail_reason": fail_reason,
+        "result_url": fail_reason,
+        "submit_time": submit,
+        "start_time": 0
+        if state.start_offset is None
+        else int(record.submit_time + state.start_offset),
+        "finish_time": 0
+        if state.finish_offset is None
+        else int(record.submit_time + state.finish_offset),
+        "progress": state.progress,
+        "properties": {"input": "", "upstream_model_name": model, "origin_model_name": model},
+        "username": "",
+        "data": data,
+    }
+    return {
+        name: values[name]
+        for name in profile.task_fields
+        if not (name in profile.omitempty and values[name] in ("", None, 0))
+    }

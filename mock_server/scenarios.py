@@ -1,0 +1,192 @@
+"""Scenario fixtures: a task template and its timeline, checked beyond what the schema can say."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._resources import fixtures_dir
+from .fixtures import FixtureError, load_json_file
+
+__all__ = ["TERMINAL", "Scenario", "ScenarioBook", "Step", "scenario_from_dict"]
+
+TERMINAL = frozenset({"SUCCESS", "FAILURE"})
+PLACEHOLDERS = frozenset(
+    {
+        "id",
+        "task_id",
+        "title",
+        "tags",
+        "prompt",
+        "model_name",
+        "duration",
+        "error_type",
+        "error_message",
+        "lyrics_text",
+        "index",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    status: str
+    after_seconds: float
+    after_polls: int
+    progress: str | None
+    fail_reason: str
+    data: str | None
+    clip: Mapping[str, Any]
+    clips: tuple[Mapping[str, Any], ...]
+    lyrics: Mapping[str, Any]
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    action: str
+    description: str
+    template: Mapping[str, Any]
+    steps: tuple[Step, ...]
+    source: str
+
+    def step_index(self, name_or_index: str | int) -> int:
+        if isinstance(name_or_index, int) and not isinstance(name_or_index, bool):
+            if 0 <= name_or_index < len(self.steps):
+                return name_or_index
+        else:
+            for i, step in enumerate(self.steps):
+                if step.name == name_or_index:
+                    return i
+        names = ", ".join(s.name for s in self.steps)
+        raise KeyError(f"scenario {self.name!r} has no step {name_or_index!r} (steps: {names})")
+
+
+def _placeholders(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        try:
+            parsed = list(string.Formatter().parse(value))
+        except ValueError as exc:
+            raise ValueError(f"bad template string {value!r}: {exc}") from None
+        for _, field, _, _ in parsed:
+            if field is not None:
+                yield field
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _placeholders(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _placeholders(v)
+
+
+def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<inline>") -> Scenario:
+    """Build a Scenario from schema-valid data, or raise FixtureError naming the JSON path."""
+
+    def fail(path: str, message: str) -> FixtureError:
+        return FixtureError(f"{source}: {path}: {message}")
+
+    steps: list[Step] = []
+    seen: set[str] = set()
+    prev_seconds, prev_polls = 0.0, 0
+    for i, s in enumerate(raw["steps"]):
+        where = f"$.steps[{i}]"
+        seconds = float(s.get("after_seconds", 0))
+        polls = int(s.get("after_polls", 0))
+        if i == 0 and (seconds or polls):
+            raise fail(
+                where,
+                "the first step is the state at submit: after_seconds and after_polls must be 0",
+            )
+        if seconds < prev_seconds or polls < prev_polls:
+            raise fail(where, "thresholds must not decrease along the timeline")
+        if s["name"] in seen:
+            raise fail(f"{where}.name", f"duplicate step name {s['name']!r}")
+        if i and steps[-1].terminal:
+            raise fail(where, f"step after terminal step {steps[-1].name!r}: terminal states stick")
+        data = s.get("data")
+        if data == "lyrics" and raw["action"] != "LYRICS":
+            raise fail(f"{where}.data", "lyrics data belongs to a LYRICS scenario")
+        if data == "clips" and raw["action"] != "MUSIC":
+            raise fail(f"{where}.data", "clip data belongs to a MUSIC scenario")
+        for key in ("clip", "clips", "lyrics", "fail_reason"):
+            try:
+                unknown = set(_placeholders(s.get(key))) - PLACEHOLDERS
+            except ValueError as exc:
+                raise fail(f"{where}.{key}", str(exc)) from None
+            if unknown:
+                raise fail(
+                    f"{where}.{key}",
+                    f"unknown placeholder(s) {sorted(unknown)}; known: {sorted(PLACEHOLDERS)}",
+                )
+        if s["status"] == "FAILURE" and not s.get("fail_reason"):
+            raise fail(where, "a FAILURE step needs a fail_reason")
+        seen.add(s["name"])
+        prev_seconds, prev_polls = seconds, polls
+        steps.append(
+            Step(
+                name=s["name"],
+                status=s["status"],
+                after_seconds=seconds,
+                after_polls=polls,
+                progress=s.get("progress"),
+                fail_reason=s.get("fail_reason", ""),
+                data=data,
+                clip=s.get("clip", {}),
+                clips=tuple(s.get("clips", ())),
+                lyrics=s.get("lyrics", {}),
+            )
+        )
+    try:
+        unknown = set(_placeholders(raw.get("template", {}).get("lyrics_text"))) - PLACEHOLDERS
+    except ValueError as exc:
+        raise fail("$.template.lyrics_text", str(exc)) from None
+    if unknown:
+        raise fail("$.template.lyrics_text", f"unknown placeholder(s) {sorted(unknown)}")
+    return Scenario(
+        name=raw["name"],
+        action=raw["action"],
+        description=raw.get("description", ""),
+        template=raw.get("template", {}),
+        steps=tuple(steps),
+        source=source,
+    )
+
+
+def load_scenario_file(path: Path) -> Scenario:
+    return scenario_from_dict(load_json_file(path, "scenario"), source=str(path))
+
+
+class ScenarioBook:
+    """Named scenarios: the bundled ones, then any extra directories (later names win)."""
+
+    def __init__(self, extra_dirs: Iterable[Path | str] = ()) -> None:
+        self._by_name: dict[str, Scenario] = {}
+        for directory in (fixtures_dir() / "scenarios", *map(Path, extra_dirs)):
+            if not Path(directory).is_dir():
+                raise FixtureError(f"{directory}: not a directory of scenario files")
+            for path in sorted(Path(directory).glob("*.json")):
+                scenario = load_scenario_file(path)
+                self._by_name[scenario.name] = scenario
+
+    def get(self, name: str) -> Scenario:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"unknown scenario {name!r}; known: {', '.join(self.names())}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def __iter__(self) -> Iterator[Scenario]:
+        return iter(self._by_name[n] for n in self.names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name

@@ -1,0 +1,136 @@
+"""Task store: only facts (who, what, when, how often polled, overrides). States are computed."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Protocol
+
+from .clock import ClockState
+
+__all__ = ["MemoryStore", "Store", "TaskRecord"]
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """The facts about one submitted task."""
+
+    task_id: str
+    owner: str
+    action: str
+    scenario: str
+    submit_time: float
+    seq: int
+    request: dict[str, Any] = field(default_factory=dict)
+    polls: int = 0
+    forced_step: int | None = None
+    inline_scenario: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TaskRecord:
+        return cls(**raw)
+
+
+class Store(Protocol):
+    """What the app needs from a store. Every call is scoped to a namespace."""
+
+    def insert(self, ns: str, record: TaskRecord) -> None: ...
+    def next_seq(self, ns: str) -> int: ...
+    def get(self, ns: str, owner: str, task_id: str) -> TaskRecord | None: ...
+    def poll(self, ns: str, owner: str, task_ids: Iterable[str]) -> list[TaskRecord]: ...
+    def force_step(self, ns: str, task_id: str, step: int | None) -> TaskRecord | None: ...
+    def tasks(self, ns: str) -> list[TaskRecord]: ...
+    def clock(self, ns: str) -> ClockState: ...
+    def set_clock(self, ns: str, state: ClockState) -> None: ...
+    def journal_append(self, ns: str, entry: dict[str, Any]) -> None: ...
+    def journal(self, ns: str) -> list[dict[str, Any]]: ...
+    def reset(self, ns: str) -> None: ...
+    def ping(self) -> bool: ...
+
+
+class _Space:
+    def __init__(self, clock: ClockState, journal_size: int) -> None:
+        self.tasks: dict[str, TaskRecord] = {}
+        self.seq = 0
+        self.clock = clock
+        self.journal: deque[dict[str, Any]] = deque(maxlen=journal_size)
+
+
+class MemoryStore:
+    """One process, dict-backed, thread-safe."""
+
+    def __init__(self, clock_factory: Any, journal_size: int = 1000) -> None:
+        self._clock_factory = clock_factory
+        self._journal_size = journal_size
+        self._spaces: dict[str, _Space] = {}
+        self._lock = threading.Lock()
+
+    def _space(self, ns: str) -> _Space:
+        space = self._spaces.get(ns)
+        if space is None:
+            space = self._spaces[ns] = _Space(self._clock_factory(), self._journal_size)
+        return space
+
+    def insert(self, ns: str, record: TaskRecord) -> None:
+        with self._lock:
+            self._space(ns).tasks[record.task_id] = record
+
+    def next_seq(self, ns: str) -> int:
+        with self._lock:
+            space = self._space(ns)
+            space.seq += 1
+            return space.seq
+
+    def get(self, ns: str, owner: str, task_id: str) -> TaskRecord | None:
+        record = self._space(ns).tasks.get(task_id)
+        return record if record is not None and record.owner == owner else None
+
+    def poll(self, ns: str, owner: str, task_ids: Iterable[str]) -> list[TaskRecord]:
+        out = []
+        with self._lock:
+            tasks = self._space(ns).tasks
+            for task_id in task_ids:
+                record = tasks.get(task_id)
+                if record is not None and record.owner == owner:
+                    record = tasks[task_id] = replace(record, polls=record.polls + 1)
+                    out.append(record)
+        return out
+
+    def force_step(self, ns: str, task_id: str, step: int | None) -> TaskRecord | None:
+        with self._lock:
+            tasks = self._space(ns).tasks
+            record = tasks.get(task_id)
+            if record is None:
+                return None
+            record = tasks[task_id] = replace(record, forced_step=step)
+            return record
+
+    def tasks(self, ns: str) -> list[TaskRecord]:
+        with self._lock:
+            return list(self._space(ns).tasks.values())
+
+    def clock(self, ns: str) -> ClockState:
+        return self._space(ns).clock
+
+    def set_clock(self, ns: str, state: ClockState) -> None:
+        with self._lock:
+            self._space(ns).clock = state
+
+    def journal_append(self, ns: str, entry: dict[str, Any]) -> None:
+        self._space(ns).journal.append(entry)
+
+    def journal(self, ns: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._space(ns).journal)
+
+    def reset(self, ns: str) -> None:
+        with self._lock:
+            self._spaces.pop(ns, None)
+
+    def ping(self) -> bool:
+        return True

@@ -1,0 +1,185 @@
+"""The contract as JSON Schemas: load, resolve, validate, and derive the strict form."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft7Validator
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry
+from referencing.jsonschema import DRAFT7
+
+from ._resources import schemas_dir
+
+__all__ = [
+    "KINDS",
+    "PROFILE_KINDS",
+    "Violation",
+    "check",
+    "resolved_schema",
+    "validate",
+]
+
+# kind -> schema file. Kinds in PROFILE_KINDS embed a task and follow the profile.
+KINDS: dict[str, str] = {
+    "submit-request": "submit-request.schema.json",
+    "fetch-request": "fetch-request.schema.json",
+    "submit-response": "submit-response.schema.json",
+    "fetch-batch-response": "fetch-batch-response.schema.json",
+    "fetch-one-response": "fetch-one-response.schema.json",
+    "task": "task.schema.json",
+    "clip": "clip.schema.json",
+    "lyrics": "lyrics.schema.json",
+    "task-error": "task-error.schema.json",
+    "gateway-error": "gateway-error.schema.json",
+    "scenario": "scenario.schema.json",
+    "profile": "profile.schema.json",
+    "fault": "fault.schema.json",
+}
+PROFILE_KINDS = frozenset({"task", "fetch-batch-response", "fetch-one-response"})
+_GENERIC_TASK = "task.schema.json"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way a payload breaks a schema, located by JSON path."""
+
+    path: str
+    message: str
+    keyword: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@lru_cache(maxsize=1)
+def _registry() -> tuple[Registry, dict[str, str]]:
+    registry: Registry = Registry()
+    ids: dict[str, str] = {}
+    for path in sorted(Path(schemas_dir()).glob("*.schema.json")):
+        contents = json.loads(path.read_text(encoding="utf-8"))
+        ids[path.name] = contents["$id"]
+        registry = registry.with_resource(contents["$id"], DRAFT7.create_resource(contents))
+    return registry.crawl(), ids
+
+
+def _inline(node: Any, resolver: Any, names: bool = False) -> Any:
+    # hypothesis-jsonschema and error paths both work best on one self-contained
+    # schema, so every $ref is replaced by what it points at (no schema here recurses).
+    # ``names`` marks a "properties" map, whose keys are property names, not keywords.
+    if isinstance(node, dict):
+        if names:
+            return {k: _inline(v, resolver) for k, v in node.items()}
+        if "$ref" in node:
+            found = resolver.lookup(node["$ref"])
+            return _inline(found.contents, found.resolver)
+        if "$id" in node:
+            resolver = resolver.in_subresource(DRAFT7.create_resource(node))
+        return {
+            k: _inline(v, resolver, k == "properties")
+            for k, v in node.items()
+            if k not in ("$id", "$schema", "definitions")
+        }
+    if isinstance(node, list):
+        return [_inline(v, resolver) for v in node]
+    return node
+
+
+def _strict(node: Any, names: bool = False) -> Any:
+    """Close every object and every known-values list: additions become violations."""
+    if isinstance(node, dict):
+        if names:
+            return {k: _strict(v) for k, v in node.items()}
+        out = {k: _strict(v, k == "properties") for k, v in node.items()}
+        if "properties" in out and "additionalProperties" not in out:
+            out["additionalProperties"] = False
+        if "x-known" in out and "enum" not in out:
+            out["enum"] = list(out["x-known"])
+        return out
+    if isinstance(node, list):
+        return [_strict(v) for v in node]
+    return node
+
+
+def _swap_task(node: Any, task_file: str) -> Any:
+    if isinstance(node, dict):
+        if node.get("$ref") == _GENERIC_TASK:
+            return {"$ref": task_file}
+        return {k: _swap_task(v, task_file) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_swap_task(v, task_file) for v in node]
+    return node
+
+
+def _task_file(profile: str) -> str:
+    from .profiles import load_profile
+
+    return load_profile(profile).task_schema
+
+
+@lru_cache(maxsize=128)
+def _resolved(kind: str, profile: str | None, strict: bool) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(sorted(KINDS))}")
+    registry, ids = _registry()
+    name = KINDS[kind]
+    task_file = _task_file(profile) if profile is not None and kind in PROFILE_KINDS else None
+    if kind == "task" and task_file:
+        name = task_file
+    if name not in ids:
+        raise ValueError(f"schema file {name} for kind {kind!r} is missing")
+    root = registry.contents(ids[name])
+    if task_file and kind != "task":
+        root = _swap_task(root, task_file)
+    resolver = registry.resolver(base_uri=ids[name])
+    schema = _inline(copy.deepcopy(root), resolver)
+    if strict:
+        schema = _strict(schema)
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    return json.dumps(schema)
+
+
+def resolved_schema(
+    kind: str, profile: str | None = None, *, strict: bool = False
+) -> dict[str, Any]:
+    """A self-contained draft-07 schema for ``kind`` (``profile`` picks the task shape)."""
+    return json.loads(_resolved(kind, profile, strict))
+
+
+@lru_cache(maxsize=128)
+def _validator(kind: str, profile: str | None, strict: bool) -> Draft7Validator:
+    return Draft7Validator(json.loads(_resolved(kind, profile, strict)))
+
+
+def _path(error: ValidationError) -> str:
+    return error.json_path
+
+
+def _flatten(errors: Iterator[ValidationError]) -> Iterator[Violation]:
+    for error in errors:
+        # For anyOf/oneOf the top error says little; the best sub-error says why.
+        detail = best_match(error.context) if error.context else None
+        chosen = detail if detail is not None else error
+        yield Violation(path=_path(chosen), message=chosen.message, keyword=str(chosen.validator))
+
+
+def validate(
+    payload: Any, kind: str, profile: str | None = None, *, strict: bool = False
+) -> list[Violation]:
+    """Every violation of ``kind``'s schema by ``payload``, sorted by path; [] when valid."""
+    validator = _validator(kind, profile, strict)
+    found = _flatten(validator.iter_errors(payload))
+    return sorted(set(found), key=lambda v: (v.path, v.message))
+
+
+def check(payload: Any, kind: str, profile: str | None = None, *, strict: bool = False) -> None:
+    """Raise ``ValueError`` listing every violation, or return quietly."""
+    problems = validate(payload, kind, profile, strict=strict)
+    if problems:
+        raise ValueError(f"invalid {kind}:\n" + "\n".join(f"  {p}" for p in problems))
