@@ -143,6 +143,11 @@ def admin_blueprint(service: MockService, config: Config) -> Blueprint:
                 inline = None
             else:
                 raise ValueError("'scenario' must be a scenario name or an inline scenario object")
+            step = body.get("step")
+            if step is not None:
+                if isinstance(step, bool) or not isinstance(step, (str, int)):
+                    raise ValueError("'step' must be a step name or index")
+                scenario.step_index(step)  # refuse before anything is stored
         except (KeyError, ValueError, FixtureError) as exc:
             raise task_error(400, "invalid_request", str(exc).strip("'\"")) from None
         task_id = service.submit(
@@ -154,8 +159,8 @@ def admin_blueprint(service: MockService, config: Config) -> Blueprint:
             inline=inline,
             elapsed=max(0.0, elapsed),
         )
-        if "step" in body:
-            force(task_id, body["step"])
+        if step is not None:
+            force(task_id, step)
         record = next(r for r in service.store.tasks(ns()) if r.task_id == task_id)
         return _json({"task_id": task_id, **task_view(record)}, 201)
 

@@ -70,6 +70,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     profile = service.profile
     app = Flask("mock_server")
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.url_map.merge_slashes = False  # gin does not merge slashes: /suno//fetch is NoRoute
     app.extensions["suno_mock"] = service
     allowed_owners = {owner_of(k) for k in config.api_keys}
 
@@ -84,10 +85,8 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
                 break
         if key in ("", "midjourney-proxy"):
             key = request.headers.get("mj-api-secret", "").strip()
-        if key.startswith("sk-"):
-            key = key[3:]
         language = request.headers.get("Accept-Language", "")
-        if not key:
+        if not key.removeprefix("sk-"):
             raise gateway_error(
                 401,
                 profile.auth_message("missing", language),

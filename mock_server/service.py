@@ -33,8 +33,12 @@ SUBMIT_FIELDS = (
 
 
 def owner_of(api_key: str) -> str:
-    """Tasks belong to a digest of the key, so stores, journals and logs never hold the key."""
-    return "o_" + hashlib.sha256(api_key.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    """Tasks belong to a digest of the key, so stores, journals and logs never hold the key.
+
+    A leading ``sk-`` is dropped first, as the gateway does.
+    """
+    key = api_key.removeprefix("sk-").encode("utf-8", "surrogatepass")
+    return "o_" + hashlib.sha256(key).hexdigest()[:24]
 
 
 class MockService:

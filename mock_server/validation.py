@@ -157,16 +157,32 @@ def _validator(kind: str, profile: str | None, strict: bool) -> Draft7Validator:
     return Draft7Validator(json.loads(_resolved(kind, profile, strict)))
 
 
-def _path(error: ValidationError) -> str:
-    return error.json_path
+def _explain(error: ValidationError) -> Iterator[ValidationError]:
+    """The errors that say why: inside anyOf/oneOf, those of the branch whose type matched."""
+    if not error.context:
+        yield error
+        return
+    branches: dict[Any, list[ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    matched = [
+        subs
+        for subs in branches.values()
+        if not any(s.validator in ("type", "const", "enum") and not s.relative_path for s in subs)
+    ]
+    if len(matched) == 1:
+        for sub in matched[0]:
+            yield from _explain(sub)
+    else:
+        yield best_match(error.context) or error
 
 
 def _flatten(errors: Iterator[ValidationError]) -> Iterator[Violation]:
     for error in errors:
-        # For anyOf/oneOf the top error says little; the best sub-error says why.
-        detail = best_match(error.context) if error.context else None
-        chosen = detail if detail is not None else error
-        yield Violation(path=_path(chosen), message=chosen.message, keyword=str(chosen.validator))
+        for cause in _explain(error):
+            yield Violation(
+                path=cause.json_path, message=cause.message, keyword=str(cause.validator)
+            )
 
 
 def validate(

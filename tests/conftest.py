@@ -35,13 +35,25 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_fake(*args: str, env: dict[str, str] | None = None, timeout: float = 20.0) -> Iterator[str]:
+def running_fake(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 20.0
+) -> Iterator[str]:
     """Run `suno-mock serve ARGS` in a subprocess on a free loopback port; yield its base URL."""
     port = free_port()
-    cmd = [sys.executable, "-m", "mock_server.cli", "serve", "--host", "127.0.0.1",
-           "--port", str(port), *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, **(env or {})})
+    cmd = [
+        sys.executable,
+        "-m",
+        "mock_server.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *args,
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -54,7 +66,9 @@ def running_fake(*args: str, env: dict[str, str] | None = None, timeout: float =
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"suno-mock did not answer on {base} within {timeout}s") from None
+                    raise RuntimeError(
+                        f"suno-mock did not answer on {base} within {timeout}s"
+                    ) from None
                 time.sleep(0.05)
         yield base
     finally:

@@ -1,0 +1,102 @@
+"""The wheel in a fresh venv gives working commands with schemas and fixtures inside."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import venv
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """A new venv holding only the built wheel and its dependencies."""
+    work = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work), str(ROOT)],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = work.glob("suno_contract_kit-*.whl")
+    env_dir = work / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    subprocess.run(
+        [env_dir / "bin" / "python", "-m", "pip", "install", "-q", str(wheel)],
+        check=True,
+        timeout=600,
+    )
+    return env_dir
+
+
+def test_wheel_ships_schemas_and_fixtures_not_top_level_data_packages(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "mock_server/_data/schemas/task-elkapi.schema.json" in names
+    assert "mock_server/_data/fixtures/scenarios/music_success.json" in names
+    assert "mock_server/_data/fixtures/profiles/newapi-2026.json" in names
+    tops = {n.split("/")[0] for n in names if not n.startswith("suno_contract_kit-")}
+    assert tops == {"mock_server", "contract_tests"}
+
+
+def test_installed_server_submits_and_fetches(installed, tmp_path):
+    port = free_port()
+    cmd = [str(installed / "bin" / "suno-mock"), "serve", "--port", str(port), "--clock", "manual"]
+    # Run from an empty directory so nothing can come from the source tree.
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{base}/__mock/clock", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "installed suno-mock did not start"
+                time.sleep(0.1)
+        key = {"Authorization": "Bearer sk-wheel"}
+        task_id = httpx.post(
+            f"{base}/suno/submit/music", json={"title": "Wheel"}, headers=key
+        ).json()["data"]
+        httpx.post(f"{base}/__mock/clock/advance", json={"seconds": 600})
+        task = httpx.get(f"{base}/suno/fetch/{task_id}", headers=key).json()["data"]
+        assert task["status"] == "SUCCESS"
+        assert task["data"][0]["title"] == "Wheel"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def test_installed_validate_command_uses_bundled_schemas(installed, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "x", "action": "MUSIC", "steps": [{"name": "a", "status": "NOPE"}]}')
+    result = subprocess.run(
+        [installed / "bin" / "suno-mock", "validate", str(bad)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "$.steps[0].status" in result.stdout
