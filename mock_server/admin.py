@@ -161,7 +161,7 @@ def admin_blueprint(service: MockService, config: Config) -> Blueprint:
         )
         if step is not None:
             force(task_id, step)
-        record = next(r for r in service.store.tasks(ns()) if r.task_id == task_id)
+        record = service.find(task_id, ns())
         return _json({"task_id": task_id, **task_view(record)}, 201)
 
     def force(task_id: str, step: Any) -> None:
@@ -182,7 +182,7 @@ def admin_blueprint(service: MockService, config: Config) -> Blueprint:
                 400, "invalid_request", "'step' is required (a step name, index, or null to unpin)"
             )
         force(task_id, body["step"])
-        record = next(r for r in service.store.tasks(ns()) if r.task_id == task_id)
+        record = service.find(task_id, ns())
         return _json(task_view(record))
 
     @bp.get("/scenarios")
@@ -211,4 +211,7 @@ def admin_blueprint(service: MockService, config: Config) -> Blueprint:
     def journal() -> Response:
         return _json(service.store.journal(ns()))
 
+    from ._fault_wsgi import fault_admin_routes
+
+    fault_admin_routes(bp, service, ns)  # /faults: add, list, clear
     return bp

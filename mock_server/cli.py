@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +51,49 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--fixtures",
         action="append",
-        default=[],
+        default=[d for d in _env("FIXTURES", "").split(os.pathsep) if d],
         help="extra directory of scenario files (repeatable)",
     )
-    serve.add_argument("--threads", type=int, default=int(_env("THREADS", "8")))
+    serve.add_argument(
+        "--faults",
+        action="append",
+        default=[f for f in _env("FAULTS", "").split(",") if f],
+        metavar="FILE_OR_NAME",
+        help="fault rules applied from the start: a fault file, or a bundled profile "
+        "(flaky-network, rate-limited, slow-queue); repeatable",
+    )
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=int(_env("THREADS", "4")),
+        help="request threads per worker process",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(_env("WORKERS", "1")),
+        help="worker processes (more than 1 needs a shared store: sqlite:// or redis://)",
+    )
+    serve.add_argument(
+        "--store",
+        default=_env("STORE"),
+        metavar="URL",
+        help="memory:// (one worker), sqlite:///path/file.db, or redis://host:port/db[?prefix=name]"
+        "; default: memory:// with one worker, SQLite in a temporary directory with more",
+    )
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        default=_env("ACCESS_LOG", "").lower() in ("1", "true", "yes", "on"),
+        help="one JSON line per request on stderr (off by default: it costs throughput)",
+    )
+    serve.add_argument(
+        "--graceful-timeout",
+        type=int,
+        default=int(_env("GRACEFUL_TIMEOUT", "10")),
+        metavar="SECONDS",
+        help="on SIGTERM, how long in-flight requests may take before workers are killed",
+    )
 
     validate = sub.add_parser(
         "validate", help="check fixture files against schemas/ without serving"
@@ -61,24 +102,66 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from .app import create_app
-    from .server import run
+def _store_url(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The store URL to use, and a temporary directory to remove afterwards (or None)."""
+    from .stores import is_shared
 
-    config = Config(
-        profile=args.profile,
-        clock=args.clock,
-        speed=args.speed,
-        api_keys=tuple(args.api_keys),
-        admin_token=args.admin_token,
-        fixtures=tuple(args.fixtures),
-    )
+    if args.store is None:
+        if args.workers == 1:
+            return "memory://", None
+        # Several workers must share their state: SQLite is the embedded default.
+        tmp = tempfile.mkdtemp(prefix="suno-mock-")
+        return f"sqlite://{Path(tmp, 'store.db')}", tmp
+    if args.workers > 1 and not is_shared(args.store):
+        raise ValueError(
+            f"--store {args.store} lives in one process and cannot serve --workers "
+            f"{args.workers}: use sqlite:///path/file.db or redis://host:port/db "
+            "(or leave --store out for a temporary SQLite store)"
+        )
+    return args.store, None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import serve
+    from .stores import StoreUnavailable, redacted
+
+    if args.workers < 1 or args.threads < 1 or args.graceful_timeout < 1:
+        print(
+            "suno-mock: --workers, --threads and --graceful-timeout must be >= 1", file=sys.stderr
+        )
+        return 2
+    tmp: str | None = None
     try:
-        app = create_app(config)
-    except FixtureError as exc:
+        store, tmp = _store_url(args)
+        config = Config(
+            profile=args.profile,
+            clock=args.clock,
+            speed=args.speed,
+            api_keys=tuple(args.api_keys),
+            admin_token=args.admin_token,
+            fixtures=tuple(args.fixtures),
+            faults=tuple(args.faults),
+            store=store,
+            access_log=args.access_log,
+        )
+        workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
+        return serve(
+            config,
+            args.host,
+            args.port,
+            workers=args.workers,
+            threads=args.threads,
+            graceful_timeout=args.graceful_timeout,
+            announce=lambda line: print(
+                f"{line} ({workers}, store {redacted(store)})", file=sys.stderr, flush=True
+            ),
+        )
+    except (FixtureError, ValueError, StoreUnavailable) as exc:
         print(f"suno-mock: {exc}", file=sys.stderr)
         return 2
-    return run(app, args.host, args.port, threads=args.threads)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _validate(paths: list[Path]) -> int:

@@ -18,6 +18,7 @@ class Config:
     api_keys: tuple[str, ...] = ()
     admin_token: str | None = None
     fixtures: tuple[str, ...] = ()
+    faults: tuple[str, ...] = ()  # fault files or bundled fault profile names, applied at start
     default_scenarios: dict[str, str] = field(
         default_factory=lambda: {"MUSIC": "music_success", "LYRICS": "lyrics_success"}
     )

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ._rendered import BoundedCache, RenderCache, StateTable
 from .clock import ClockState
 from .config import Config
+from .faults import FaultBook, load_fault_profile
 from .fixtures import FixtureError
 from .ids import new_task_id
-from .lifecycle import TaskState, state_of
+from .lifecycle import TaskState
 from .profiles import Profile, load_profile
 from .render import render_task
 from .scenarios import Scenario, ScenarioBook, scenario_from_dict
-from .store import MemoryStore, Store, TaskRecord
+from .store import Store, TaskRecord
+from .stores import open_store
 from .validation import validate
+
+if TYPE_CHECKING:
+    from ._fault_tasks import TaskFaults
 
 __all__ = ["MockService", "owner_of"]
 
@@ -52,8 +58,17 @@ class MockService:
             if self.scenarios.get(name).action != action:
                 raise FixtureError(f"default scenario {name!r} is not a {action} scenario")
         self.store: Store = (
-            store if store is not None else MemoryStore(self.new_clock, config.journal_size)
+            store
+            if store is not None
+            else open_store(config.store, self.new_clock, config.journal_size)
         )
+        self.faults = FaultBook(
+            self.store, [rule for name in config.faults for rule in load_fault_profile(name)]
+        )
+        # Hot-path caches (bench/): rendered tasks per state, parsed inline scenarios per task.
+        self.rendered = RenderCache(self.profile)
+        self.states = StateTable()
+        self._inline: BoundedCache[tuple[str, int, float], Scenario] = BoundedCache(1024)
 
     # clock -----------------------------------------------------------------
     def new_clock(self) -> ClockState:
@@ -74,8 +89,10 @@ class MockService:
 
     # scenarios -------------------------------------------------------------
     def scenario_for(self, record: TaskRecord) -> Scenario:
-        if record.inline_scenario is not None:
-            return scenario_from_dict(record.inline_scenario)
+        inline = record.inline_scenario
+        if inline is not None:
+            key = (record.task_id, record.seq, record.submit_time)
+            return self._inline.get_or_make(key, lambda: scenario_from_dict(inline))
         return self.scenarios.get(record.scenario)
 
     def resolve_scenario(self, action: str, name: str | None) -> Scenario:
@@ -122,28 +139,66 @@ class MockService:
         return task_id
 
     def state(
-        self, record: TaskRecord, ns: str = "", scenario: Scenario | None = None
+        self,
+        record: TaskRecord,
+        ns: str = "",
+        scenario: Scenario | None = None,
+        now: float | None = None,
     ) -> TaskState:
         scenario = scenario or self.scenario_for(record)
-        elapsed = self.now(ns) - record.submit_time
-        return state_of(scenario, elapsed, record.polls, record.forced_step)
+        elapsed = (self.now(ns) if now is None else now) - record.submit_time
+        return self.states.state(scenario, elapsed, record.polls, record.forced_step)
 
-    def render(self, record: TaskRecord, ns: str = "") -> dict[str, Any]:
+    def render(
+        self,
+        record: TaskRecord,
+        ns: str = "",
+        faults: TaskFaults | None = None,
+        now: float | None = None,
+    ) -> dict[str, Any]:
+        """The task as a fetch shows it; ``now`` saves a clock read per task in a batch."""
+        now = self.now(ns) if now is None else now
         scenario = self.scenario_for(record)
-        return render_task(record, scenario, self.state(record, ns, scenario), self.profile)
+        state = self.state(record, ns, scenario, now)
+        if faults is not None:  # fault hook: a stuck, failed or data-less view; facts untouched
+            shown = faults.override(record, scenario, state, now - record.submit_time)
+            if shown[0] is not scenario or shown[1] is not state:
+                return render_task(record, *shown, self.profile)  # a one-off view: not cached
+        return self.rendered.task(ns, record, scenario, state)
 
-    def fetch(self, owner: str, ids: Iterable[Any], ns: str = "") -> list[dict[str, Any]] | None:
+    def fetch(
+        self, owner: str, ids: Iterable[Any], ns: str = "", faults: TaskFaults | None = None
+    ) -> list[dict[str, Any]] | None:
         """The owner's matching tasks in id order, each counted as a poll; None if none."""
-        wanted = sorted({i for i in ids if isinstance(i, str)})
+        asked = [i for i in ids if isinstance(i, str)]
+        wanted = sorted(set(asked))
+        if faults is not None:  # fault hook: tasks not inserted yet are not polled
+            wanted = faults.visible(wanted, lambda i: self.store.get(ns, owner, i), self.now(ns))
         records = self.store.poll(ns, owner, wanted)
-        return [self.render(r, ns) for r in records] or None
+        now = self.now(ns) if records else 0.0
+        tasks = [self.render(r, ns, faults, now) for r in records]
+        if faults is not None:  # fault hook: ids dropped, order shuffled
+            tasks = faults.arrange(asked, tasks)
+        return tasks or None
 
-    def fetch_one(self, owner: str, task_id: str, ns: str = "") -> dict[str, Any] | None:
-        records = self.store.poll(ns, owner, [task_id])
-        return self.render(records[0], ns) if records else None
+    def fetch_one(
+        self, owner: str, task_id: str, ns: str = "", faults: TaskFaults | None = None
+    ) -> dict[str, Any] | None:
+        wanted = [task_id]
+        if faults is not None:  # fault hook: a task not inserted yet is task_not_exist
+            wanted = faults.visible(wanted, lambda i: self.store.get(ns, owner, i), self.now(ns))
+        records = self.store.poll(ns, owner, wanted)
+        return self.render(records[0], ns, faults) if records else None
+
+    def find(self, task_id: str, ns: str = "") -> TaskRecord | None:
+        """The task whoever owns it (admin). Stores with ``find`` look it up; others are scanned."""
+        find = getattr(self.store, "find", None)
+        if find is not None:
+            return find(ns, task_id)
+        return next((r for r in self.store.tasks(ns) if r.task_id == task_id), None)
 
     def force_step(self, task_id: str, step: str | int | None, ns: str = "") -> TaskRecord:
-        record = next((r for r in self.store.tasks(ns) if r.task_id == task_id), None)
+        record = self.find(task_id, ns)
         if record is None:
             raise LookupError(f"no task {task_id!r}")
         index = None if step is None else self.scenario_for(record).step_index(step)

@@ -10,7 +10,14 @@ from typing import Any, Protocol
 
 from .clock import ClockState
 
-__all__ = ["MemoryStore", "Store", "TaskRecord"]
+__all__ = ["MemoryStore", "Store", "StoreUnavailable", "TaskRecord"]
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached (Redis down, SQLite locked past its timeout). Retryable.
+
+    The message names the backend and the cause, never a URL (it may hold a password).
+    """
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,17 @@ class TaskRecord:
     def from_dict(cls, raw: dict[str, Any]) -> TaskRecord:
         return cls(**raw)
 
+    def polled(self) -> TaskRecord:
+        """This record with one more poll: ``replace(self, polls=...)`` at a seventh the cost.
+
+        Every fetch calls it; the fields are already valid, so __init__ is skipped.
+        """
+        new = object.__new__(TaskRecord)
+        facts = new.__dict__
+        facts.update(self.__dict__)
+        facts["polls"] = self.polls + 1
+        return new
+
 
 class Store(Protocol):
     """What the app needs from a store. Every call is scoped to a namespace."""
@@ -51,6 +69,11 @@ class Store(Protocol):
     def journal(self, ns: str) -> list[dict[str, Any]]: ...
     def reset(self, ns: str) -> None: ...
     def ping(self) -> bool: ...
+    def close(self) -> None: ...
+    # Fault rules and counters (mock_server.faults.FaultState), shared like the tasks.
+    def get_faults(self, ns: str) -> list[dict[str, Any]] | None: ...
+    def put_faults(self, ns: str, rules: list[dict[str, Any]]) -> None: ...
+    def fault_counter(self, ns: str, key: str, delta: int = 1) -> int: ...
 
 
 class _Space:
@@ -59,6 +82,8 @@ class _Space:
         self.seq = 0
         self.clock = clock
         self.journal: deque[dict[str, Any]] = deque(maxlen=journal_size)
+        self.faults: list[dict[str, Any]] | None = None
+        self.counters: dict[str, int] = {}
 
 
 class MemoryStore:
@@ -97,7 +122,7 @@ class MemoryStore:
             for task_id in task_ids:
                 record = tasks.get(task_id)
                 if record is not None and record.owner == owner:
-                    record = tasks[task_id] = replace(record, polls=record.polls + 1)
+                    record = tasks[task_id] = record.polled()
                     out.append(record)
         return out
 
@@ -109,6 +134,10 @@ class MemoryStore:
                 return None
             record = tasks[task_id] = replace(record, forced_step=step)
             return record
+
+    def find(self, ns: str, task_id: str) -> TaskRecord | None:
+        """The task, whoever owns it (admin API): a lookup, not a scan of ``tasks``."""
+        return self._space(ns).tasks.get(task_id)
 
     def tasks(self, ns: str) -> list[TaskRecord]:
         with self._lock:
@@ -134,3 +163,21 @@ class MemoryStore:
 
     def ping(self) -> bool:
         return True
+
+    def close(self) -> None:
+        """Nothing to flush: the state dies with the process."""
+
+    def get_faults(self, ns: str) -> list[dict[str, Any]] | None:
+        with self._lock:
+            faults = self._space(ns).faults
+            return None if faults is None else list(faults)
+
+    def put_faults(self, ns: str, rules: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._space(ns).faults = list(rules)
+
+    def fault_counter(self, ns: str, key: str, delta: int = 1) -> int:
+        with self._lock:
+            counters = self._space(ns).counters
+            counters[key] = counters.get(key, 0) + delta
+            return counters[key]

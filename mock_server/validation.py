@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft7Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
@@ -22,6 +22,7 @@ __all__ = [
     "PROFILE_KINDS",
     "Violation",
     "check",
+    "explained_errors",
     "resolved_schema",
     "validate",
 ]
@@ -41,6 +42,8 @@ KINDS: dict[str, str] = {
     "scenario": "scenario.schema.json",
     "profile": "profile.schema.json",
     "fault": "fault.schema.json",
+    "drift-report": "drift-report.schema.json",
+    "drift-baseline": "baseline.schema.json",
 }
 PROFILE_KINDS = frozenset({"task", "fetch-batch-response", "fetch-one-response"})
 _GENERIC_TASK = "task.schema.json"
@@ -170,27 +173,32 @@ def _explain(error: ValidationError) -> Iterator[ValidationError]:
         for subs in branches.values()
         if not any(s.validator in ("type", "const", "enum") and not s.relative_path for s in subs)
     ]
-    if len(matched) == 1:
-        for sub in matched[0]:
+    if matched:
+        # Several branches fit the type (e.g. two object shapes): the closest has the fewest errors.
+        for sub in min(matched, key=len):
             yield from _explain(sub)
     else:
-        yield best_match(error.context) or error
+        yield error  # no branch has this type: the anyOf itself is the type error
+
+
+def explained_errors(
+    payload: Any, kind: str, profile: str | None = None, *, strict: bool = False
+) -> Iterator[ValidationError]:
+    """jsonschema's errors for ``payload``, each anyOf/oneOf narrowed to the errors that say why."""
+    for error in _validator(kind, profile, strict).iter_errors(payload):
+        yield from _explain(error)
 
 
 def _flatten(errors: Iterator[ValidationError]) -> Iterator[Violation]:
-    for error in errors:
-        for cause in _explain(error):
-            yield Violation(
-                path=cause.json_path, message=cause.message, keyword=str(cause.validator)
-            )
+    for cause in errors:
+        yield Violation(path=cause.json_path, message=cause.message, keyword=str(cause.validator))
 
 
 def validate(
     payload: Any, kind: str, profile: str | None = None, *, strict: bool = False
 ) -> list[Violation]:
     """Every violation of ``kind``'s schema by ``payload``, sorted by path; [] when valid."""
-    validator = _validator(kind, profile, strict)
-    found = _flatten(validator.iter_errors(payload))
+    found = _flatten(explained_errors(payload, kind, profile, strict=strict))
     return sorted(set(found), key=lambda v: (v.path, v.message))
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpcore  # noqa: F401 - httpx imports it lazily, which breaks later in-process pytester runs
 import httpx
 import pytest
 

@@ -1,0 +1,241 @@
+"""The hot routes without Flask's per-request machinery: the same bytes at a fraction of the cost.
+
+Polling clients call submit and fetch thousands of times a second. Flask's request context,
+hooks and response object cost more than the fake's own work (bench/RESULTS.md), so this WSGI
+layer answers the plain case of the three /suno/ routes itself: a known route, a usable key, a
+body that binds, no fault rule in force, no X-Mock-Fault header. Everything else (every error,
+every fault, admin, ops, unknown routes) goes to the Flask app untouched, and the Flask app stays
+the reference: tests/test_hot_path.py checks that both give the same status, headers, body,
+journal entry and task state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from io import BytesIO
+from typing import Any
+
+from flask import Flask, g
+from werkzeug.datastructures import EnvironHeaders
+
+from ._rendered import success_body
+from .app import _FETCH_FIELDS, _FETCH_GO_TYPE, _SUBMIT_FIELDS, SCENARIO_HEADER, api_key_of
+from .config import Config
+from .gobind import BindError, bind_object
+from .ids import new_request_id
+from .service import MockService, owner_of
+from .store import StoreUnavailable
+
+__all__ = ["HotPath", "install_hot_path"]
+
+log = logging.getLogger("mock_server")
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+_FETCH_PREFIX = "/suno/fetch/"
+_SUBMIT_PREFIX = "/suno/submit/"
+_SCENARIO_ENVIRON = "HTTP_" + SCENARIO_HEADER.upper().replace("-", "_")
+# The app-wide hooks whose work this layer does itself (or, for faults, checks is a no-op).
+_KNOWN_HOOKS = {"before": {"_start", "_faults_before"}, "after": {"_finish", "_faults_after"}}
+
+
+class _Answer:
+    """What a handled request sends, plus what its journal entry records."""
+
+    __slots__ = ("body", "headers", "journal_body", "owner")
+
+    def __init__(
+        self, owner: str, body: bytes, headers: list[tuple[str, str]], journal_body: str | None
+    ) -> None:
+        self.owner, self.body, self.headers, self.journal_body = owner, body, headers, journal_body
+
+
+def _body(environ: Environ, limit: int) -> bytes | None:
+    """The body by its Content-Length, as werkzeug reads it; None (nothing read) when werkzeug
+    must decide: no or odd length, chunked, over the limit (its 413)."""
+    if "HTTP_TRANSFER_ENCODING" in environ:
+        return None
+    length = environ.get("CONTENT_LENGTH")
+    if not (isinstance(length, str) and length.isascii() and length.isdigit()):
+        return None
+    expected = int(length)
+    if expected > limit:
+        return None
+    stream = environ["wsgi.input"]
+    body = stream.read(expected) if expected else b""
+    while len(body) < expected:  # each pass reads >= 1 byte or stops: bounded
+        chunk = stream.read(expected - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return body  # possibly short: the caller hands it back to werkzeug, which decides
+
+
+def _is_json(environ: Environ) -> bool:
+    """True only where werkzeug's ``request.mimetype`` surely ends in "json"."""
+    kind = str(environ.get("CONTENT_TYPE", "")).partition(";")[0].strip().lower()
+    return kind == "application/json"
+
+
+class HotPath:
+    """WSGI middleware in front of the Flask app (``app.wsgi_app = HotPath(...)``)."""
+
+    def __init__(self, app: Flask, service: MockService, config: Config) -> None:
+        self.app = app
+        self.flask_wsgi = app.wsgi_app  # the reference path, for everything not handled here
+        self.service = service
+        self.profile = service.profile
+        self.limit = config.max_body_bytes
+        self.allowed_owners = {owner_of(k) for k in config.api_keys}
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD")
+        path = environ.get("PATH_INFO", "")
+        if not (method in ("GET", "POST") and path.startswith("/suno/") and path.isascii()):
+            return self.flask_wsgi(environ, start_response)
+        if "HTTP_X_MOCK_FAULT" in environ:
+            return self.flask_wsgi(environ, start_response)
+        ns = str(environ.get("HTTP_X_MOCK_NAMESPACE", ""))[:128]
+        request_id = new_request_id(self.profile.request_id_style)
+        seen: dict[str, Any] = {"request_id": request_id}  # what the Flask route puts in g
+        try:
+            if self.service.faults.rules(ns):
+                return self.flask_wsgi(environ, start_response)
+            owner = seen["owner"] = self._owner(environ)
+            if owner is None:
+                return self.flask_wsgi(environ, start_response)
+            answer = self._route(environ, method, path, owner, ns, seen)
+        except Exception as exc:  # the Flask app's error handlers own every error envelope
+            return self._fail(environ, start_response, exc, seen)
+        if answer is None:
+            return self.flask_wsgi(environ, start_response)
+        try:
+            self.service.store.journal_append(
+                ns,
+                {
+                    "time": self.service.now(ns),
+                    "method": method,
+                    "path": path,
+                    "status": 200,
+                    "owner": owner,
+                    "request_id": request_id,
+                    "body": answer.journal_body,
+                    "faults": None,
+                },
+            )
+        except StoreUnavailable:
+            # The journal is diagnostics: a store outage must not turn the answer into a panic.
+            log.warning("journal entry lost: store unavailable")
+        start_response("200 OK", [*answer.headers, ("X-Oneapi-Request-Id", request_id)])
+        return [answer.body]
+
+    def _owner(self, environ: Environ) -> str | None:
+        key = api_key_of(EnvironHeaders(environ), self.profile.lowercase_bearer)
+        if not key.removeprefix("sk-"):
+            return None
+        owner = owner_of(key)
+        return None if self.allowed_owners and owner not in self.allowed_owners else owner
+
+    def _route(
+        self, environ: Environ, method: str, path: str, owner: str, ns: str, seen: dict[str, Any]
+    ) -> _Answer | None:
+        if method == "GET":
+            task_id = path[len(_FETCH_PREFIX) :] if path.startswith(_FETCH_PREFIX) else ""
+            if not task_id or "/" in task_id:
+                return None
+            task = self.service.fetch_one(owner, task_id, ns)
+            # No such task: nothing was polled, and the Flask route writes task_not_exist.
+            return None if task is None else self._json(owner, success_body(task), None)
+        if path == "/suno/fetch":
+            return self._fetch(environ, owner, ns, seen)
+        if path.startswith(_SUBMIT_PREFIX):
+            return self._submit(environ, path[len(_SUBMIT_PREFIX) :], owner, ns, seen)
+        return None
+
+    def _read(self, environ: Environ, seen: dict[str, Any]) -> bytes | None:
+        body = _body(environ, self.limit)
+        if body is not None and len(body) < int(environ["CONTENT_LENGTH"]):
+            environ["wsgi.input"] = BytesIO(body)  # short: werkzeug sees what was there
+            return None
+        if body is not None:
+            seen["journal_body"] = _journal_text(body)
+        return body
+
+    def _fetch(
+        self, environ: Environ, owner: str, ns: str, seen: dict[str, Any]
+    ) -> _Answer | None:
+        body = self._read(environ, seen)
+        if body is None:
+            return None
+        try:
+            fields = bind_object(body, _FETCH_FIELDS, _FETCH_GO_TYPE)
+        except BindError:
+            environ["wsgi.input"] = BytesIO(body)
+            return None
+        ids = fields.get("ids") or []
+        data = self.service.fetch(owner, ids, ns) if ids else []
+        return self._json(owner, success_body(data), seen["journal_body"])
+
+    def _submit(
+        self, environ: Environ, action: str, owner: str, ns: str, seen: dict[str, Any]
+    ) -> _Answer | None:
+        action = action.upper()
+        if action not in ("MUSIC", "LYRICS") or "/" in action or not _is_json(environ):
+            return None
+        body = self._read(environ, seen)
+        if body is None:
+            return None
+        try:
+            fields = bind_object(body, _SUBMIT_FIELDS, "dto.SunoSubmitReq", "SunoSubmitReq")
+            if action == "LYRICS" and not fields.get("prompt"):
+                raise BindError("prompt_empty")
+            scenario = self.service.resolve_scenario(
+                action, str(environ.get(_SCENARIO_ENVIRON, "")) or None
+            )
+        except (BindError, KeyError, ValueError):
+            environ["wsgi.input"] = BytesIO(body)
+            return None
+        task_id = self.service.submit(owner, action, fields, scenario, ns=ns)
+        headers = [("Content-Type", self.profile.submit_content_type)]
+        answer = success_body(task_id)
+        headers.append(("Content-Length", str(len(answer))))
+        headers.extend(self.profile.submit_headers.items())
+        return _Answer(owner, answer, headers, seen["journal_body"])
+
+    @staticmethod
+    def _json(owner: str, body: bytes, journal_body: str | None) -> _Answer:
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        return _Answer(owner, body, headers, journal_body)
+
+    def _fail(
+        self, environ: Environ, start_response: StartResponse, exc: Exception, seen: dict[str, Any]
+    ) -> Iterable[bytes]:
+        """Answer an exception as the Flask app would have, without running the route again:
+        its error handler, then its after-request hooks (the journal) with what the route had
+        put in ``g`` by then."""
+        with self.app.request_context(environ):
+            vars(g).update(seen)
+            response = self.app.finalize_request(self.app.handle_user_exception(exc))
+            return response(environ, start_response)
+
+
+def _journal_text(body: bytes) -> str:
+    return body[:4096].decode("utf-8", errors="replace")
+
+
+def install_hot_path(app: Flask, service: MockService, config: Config) -> bool:
+    """Put the hot path in front of ``app``, unless a hook it does not know would be skipped.
+
+    With the access log on, or any app-wide hook besides the known ones, every request takes
+    the Flask path (tests/test_hot_path.py fails then, so nobody loses the speed unknowingly).
+    """
+    hooks = {
+        "before": {f.__name__ for f in app.before_request_funcs.get(None, ())},
+        "after": {f.__name__ for f in app.after_request_funcs.get(None, ())},
+    }
+    extra = app.teardown_request_funcs.get(None) or app.url_value_preprocessors.get(None)
+    if config.access_log or extra or any(hooks[k] - _KNOWN_HOOKS[k] for k in hooks):
+        return False
+    app.wsgi_app = HotPath(app, service, config)  # type: ignore[method-assign]
+    return True

@@ -1,0 +1,179 @@
+"""Render and serialize a task once per state, not once per fetch.
+
+A rendered task is a pure function of the task's facts (fixed at submit), its computed state and
+the profile; ``polls`` only matters through the state. So the task dict and its Go-style JSON are
+kept, per (namespace, facts, state), in a small bounded cache, and a fetch answer is spliced from
+the cached JSON of its tasks. Splicing is byte-identical to encoding the whole envelope at once:
+gojson is compact, and its HTML escaping applies inside strings only.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_right
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from . import gojson
+from .lifecycle import TaskState, state_of
+from .profiles import Profile
+from .render import render_task
+from .scenarios import Scenario
+from .store import TaskRecord
+
+__all__ = ["BoundedCache", "RenderCache", "StateTable", "WireTask", "success_body"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_HEAD = b'{"code":"success","message":"","data":'
+
+
+class BoundedCache(Generic[K, V]):
+    """At most ``size`` entries, in two generations: a hit in the old one moves to the new one.
+
+    Approximates LRU without a lock on the read path (dict reads are atomic); when the new
+    generation is full it becomes the old one and the previous old one is dropped whole.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._half = max(1, size // 2)
+        self._new: dict[K, V] = {}
+        self._old: dict[K, V] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        value = self._new.get(key)
+        if value is None:
+            value = self._old.get(key)
+            if value is not None:
+                self.put(key, value)
+        return value
+
+    def put(self, key: K, value: V) -> V:
+        with self._lock:
+            if len(self._new) >= self._half:
+                self._old, self._new = self._new, {}
+            self._new[key] = value
+        return value
+
+    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
+        value = self.get(key)
+        return self.put(key, make()) if value is None else value
+
+    def __len__(self) -> int:
+        return len(self._new) + len(self._old)
+
+
+def _invalidating(name: str) -> Any:
+    method = getattr(dict, name)
+
+    def wrapper(self: WireTask, *args: Any, **kwargs: Any) -> Any:
+        self.wire = None
+        return method(self, *args, **kwargs)
+
+    wrapper.__name__ = name
+    return wrapper
+
+
+class WireTask(dict[str, Any]):
+    """A rendered task (a plain dict to its readers) that carries its own JSON encoding.
+
+    Each fetch gets its own shallow copy, so a caller may change the top level (the encoding
+    is then dropped and the dict is encoded afresh). Nested values are shared with the cache:
+    replace them, never mutate them in place.
+    """
+
+    __slots__ = ("wire",)
+    wire: bytes | None  # always set by _wire_task; dropped (None) by any top-level change
+
+    __setitem__ = _invalidating("__setitem__")
+    __delitem__ = _invalidating("__delitem__")
+    __ior__ = _invalidating("__ior__")
+    clear = _invalidating("clear")
+    pop = _invalidating("pop")
+    popitem = _invalidating("popitem")
+    setdefault = _invalidating("setdefault")
+    update = _invalidating("update")
+
+    def __reduce__(self) -> Any:
+        return (dict, (dict(self),))  # pickles and deep copies as the plain dict it stands for
+
+
+def _wire_task(task: dict[str, Any], wire: bytes) -> WireTask:
+    copy = WireTask(task)  # dict's own __init__: a Python one would double the cost
+    copy.wire = wire
+    return copy
+
+
+def _wire(value: Any) -> bytes | None:
+    return value.wire if type(value) is WireTask else None
+
+
+def success_body(data: Any) -> bytes:
+    """``{"code":"success","message":"","data":<data>}`` as gojson writes it."""
+    wire = _wire(data)
+    if wire is not None:
+        return _HEAD + wire + b"}"
+    if type(data) is list and data:
+        parts = [_wire(task) for task in data]
+        if None not in parts:
+            # Envelope glued onto the first and last parts: the big join copies the body once.
+            parts[0] = _HEAD + b"[" + parts[0]  # type: ignore[operator]
+            parts[-1] = parts[-1] + b"]}"  # type: ignore[operator]
+            return b",".join(parts)  # type: ignore[arg-type]
+    return gojson.dumpb({"code": "success", "message": "", "data": data})
+
+
+class RenderCache:
+    """The rendered task (dict and JSON) per namespace, task facts and state, for one profile."""
+
+    def __init__(self, profile: Profile, size: int = 2048) -> None:
+        self.profile = profile
+        self._entries: BoundedCache[tuple[Any, ...], tuple[dict[str, Any], bytes]] = (
+            BoundedCache(size)
+        )
+
+    def task(self, ns: str, record: TaskRecord, scenario: Scenario, state: TaskState) -> WireTask:
+        # A task's facts (owner, action, scenario, request...) are fixed at submit, together
+        # with its id (random, never reused), sequence number and submit time; its state is the
+        # scenario's step (fault views, which differ, never come here).
+        key = (ns, record.task_id, record.seq, record.submit_time, state.step)
+        entry = self._entries.get(key)
+        if entry is None:
+            task = render_task(record, scenario, state, self.profile)
+            entry = self._entries.put(key, (task, gojson.dumpb(task)))
+        return _wire_task(*entry)
+
+
+class StateTable:
+    """Each scenario's states, one per step, computed once: past the step, a state depends on
+    nothing else (``lifecycle.state_of``)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        # Keyed by id(); the entry holds the scenario, so the id cannot be reused while it lives.
+        self._tables: BoundedCache[int, _Table] = BoundedCache(size)
+
+    def state(
+        self, scenario: Scenario, elapsed: float, polls: int, forced: int | None = None
+    ) -> TaskState:
+        """Same as ``state_of(scenario, elapsed, polls, forced)``."""
+        if forced is not None:
+            return state_of(scenario, elapsed, polls, forced)
+        table = self._tables.get(id(scenario))
+        if table is None or table.scenario is not scenario:
+            table = self._tables.put(id(scenario), _Table(scenario))
+        # Thresholds never decrease along a timeline (scenarios.py checks), so the step reached
+        # is the last one below both cut-offs: lifecycle.reached_step, by bisection.
+        reached = min(bisect_right(table.seconds, elapsed), bisect_right(table.polls, polls))
+        return table.states[max(reached - 1, 0)]
+
+
+class _Table:
+    __slots__ = ("polls", "scenario", "seconds", "states")
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.states = tuple(state_of(scenario, 0.0, 0, i) for i in range(len(scenario.steps)))
+        self.seconds = [step.after_seconds for step in scenario.steps]
+        self.polls = [step.after_polls for step in scenario.steps]

@@ -1,0 +1,110 @@
+"""Operating the fake as a service: /healthz, /readyz, store outages on the wire, access log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, g, request
+
+from .config import Config
+from .errors import JSON_UTF8, WireError, gateway_error, task_error
+from .service import MockService
+from .store import StoreUnavailable
+
+__all__ = ["DB_ERROR_MESSAGE", "ops_blueprint"]
+
+log = logging.getLogger("mock_server")
+access_log = logging.getLogger("mock_server.access")
+
+# new-api's TokenAuth text for a database error (2026 i18n wording, reference §2).
+DB_ERROR_MESSAGE = "Database error, please contact the administrator"
+_BACKENDS = {"MemoryStore": "memory", "SQLiteStore": "sqlite", "RedisStore": "redis"}
+
+
+def _json(data: object, status: int = 200) -> Response:
+    return Response(json.dumps(data, separators=(",", ":")), status=status, content_type=JSON_UTF8)
+
+
+def _outage(error: StoreUnavailable, gateway_error_code: bool) -> WireError:
+    """What the gateway answers when its database fails, by route (reference §2, §3)."""
+    path = request.path
+    if path == "/suno/fetch":
+        return task_error(500, "get_tasks_failed", str(error))
+    if path.startswith("/suno/fetch/"):
+        return task_error(500, "get_task_failed", str(error))
+    if path.startswith("/__mock/"):
+        # Our own admin API: a plain retryable answer for test harnesses.
+        return task_error(503, "store_unavailable", str(error))
+    return gateway_error(
+        500, DB_ERROR_MESSAGE, g.get("request_id", ""), with_code=gateway_error_code
+    )
+
+
+def _enable_access_log() -> None:
+    if not access_log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access_log.addHandler(handler)
+        access_log.setLevel(logging.INFO)
+        access_log.propagate = False
+
+
+def ops_blueprint(service: MockService, config: Config) -> Blueprint:
+    bp = Blueprint("suno_mock_ops", __name__)
+    backend = _BACKENDS.get(type(service.store).__name__, type(service.store).__name__)
+    gateway_error_code = service.profile.gateway_error_code
+
+    @bp.get("/healthz")
+    def healthz() -> Response:
+        """Liveness: the process answers (and says which worker did). Never touches the store."""
+        return _json({"status": "ok", "pid": os.getpid()})
+
+    @bp.get("/readyz")
+    def readyz() -> Response:
+        """Readiness: the store answers (a load balancer stops routing here while it does not)."""
+        ready = service.store.ping()
+        return _json(
+            {"status": "ready" if ready else "unavailable", "store": backend}, 200 if ready else 503
+        )
+
+    @bp.app_errorhandler(StoreUnavailable)
+    def _store_unavailable(error: StoreUnavailable) -> Response:
+        log.warning("store unavailable on %s %s: %s", request.method, request.path, error)
+        wire = _outage(error, gateway_error_code)
+        return Response(wire.body, status=wire.status, content_type=wire.content_type)
+
+    if config.access_log:
+        _enable_access_log()
+
+        @bp.before_app_request
+        def _access_start() -> None:
+            g.access_t0 = time.perf_counter()
+
+        @bp.after_app_request
+        def _access_line(response: Response) -> Response:
+            # One JSON object per line; the owner is a digest, the API key is never logged.
+            access_log.info(
+                json.dumps(
+                    {
+                        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                        "method": request.method,
+                        "path": request.path,
+                        "status": response.status_code,
+                        "ms": round((time.perf_counter() - g.get("access_t0", 0.0)) * 1000, 3),
+                        "bytes": response.calculate_content_length(),
+                        "namespace": request.headers.get("X-Mock-Namespace", "")[:128],
+                        "owner": g.get("owner"),
+                        "request_id": g.get("request_id"),
+                        "remote": request.remote_addr,
+                    },
+                    separators=(",", ":"),
+                )
+            )
+            return response
+
+    return bp

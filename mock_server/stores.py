@@ -1,0 +1,98 @@
+"""Open a store from its URL: ``memory://``, ``sqlite:///path`` or ``redis://host:port/db``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .clock import ClockState
+from .store import MemoryStore, Store, StoreUnavailable
+
+__all__ = [
+    "StoreUnavailable",
+    "backend_of",
+    "is_shared",
+    "open_store",
+    "redacted",
+    "sqlite_path",
+]
+
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+_HELP = "use memory://, sqlite:///path/to/file.db or redis://host:port/db[?prefix=name]"
+
+
+def backend_of(url: str) -> str:
+    """'memory', 'sqlite' or 'redis'; ValueError for anything else."""
+    scheme = url.partition(":")[0].lower()
+    if scheme == "memory" and url.rstrip("/") in ("memory:", "memory:/"):
+        return "memory"
+    if scheme == "sqlite" and url.startswith("sqlite://"):
+        return "sqlite"
+    if scheme in _REDIS_SCHEMES and "://" in url:
+        return "redis"
+    raise ValueError(f"unknown store URL {redacted(url)!r}: {_HELP}")
+
+
+def is_shared(url: str) -> bool:
+    """Whether several processes can use the store (everything but memory://)."""
+    return backend_of(url) != "memory"
+
+
+def sqlite_path(url: str) -> str:
+    """The file of a sqlite:// URL: everything after ``sqlite://`` (so sqlite:///data/x.db is
+    /data/x.db and sqlite://x.db is x.db, relative to the working directory)."""
+    path = url[len("sqlite://") :]
+    if not path or path == ":memory:" or "?" in path:
+        raise ValueError(f"bad SQLite store URL {url!r}: {_HELP} (for one process: memory://)")
+    return path
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rpartition("@")[2]
+        user = f"{parts.username}:***@" if parts.username else ":***@"
+        return urlunsplit(parts._replace(netloc=user + netloc))
+    except ValueError:
+        return "<unparsable URL>"
+
+
+def _redis_store(
+    url: str, clock_factory: Callable[[], ClockState], journal_size: int
+) -> Store:
+    try:
+        from ._store_redis import DEFAULT_PREFIX, RedisStore
+    except ImportError:  # redis is an optional dependency
+        raise ValueError(
+            "redis:// stores need the redis client: pip install 'suno-contract-kit[redis]'"
+        ) from None
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefix = next((v for k, v in query if k == "prefix"), DEFAULT_PREFIX)
+    if not prefix:
+        raise ValueError(f"empty prefix in store URL {redacted(url)!r}")
+    rest = urlencode([(k, v) for k, v in query if k != "prefix"])
+    return RedisStore(
+        urlunsplit(parts._replace(query=rest)), clock_factory, journal_size, prefix=prefix
+    )
+
+
+def open_store(
+    url: str, clock_factory: Callable[[], ClockState], journal_size: int = 1000
+) -> Store:
+    """The store that ``url`` names. ``clock_factory`` starts the clock of a new namespace.
+
+    Raises ValueError for a URL it cannot use. Opening a Redis store does not connect: a fake
+    may start before its Redis and answers /readyz with 503 until Redis is there.
+    """
+    backend = backend_of(url)
+    if backend == "memory":
+        return MemoryStore(clock_factory, journal_size)
+    if backend == "sqlite":
+        from ._store_sqlite import SQLiteStore
+
+        return SQLiteStore(sqlite_path(url), clock_factory, journal_size)
+    return _redis_store(url, clock_factory, journal_size)

@@ -1,0 +1,320 @@
+"""The Store contract, run against every backend: memory://, sqlite:// and redis://."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mock_server.clock import ClockState
+from mock_server.store import Store, TaskRecord
+from mock_server.stores import open_store
+from tests._servers import RedisServer, redis_server
+
+BACKENDS = ["memory", "sqlite", "redis"]
+SHARED = ["sqlite", "redis"]
+JOURNAL = 5
+
+
+def manual_clock() -> ClockState:
+    return ClockState.manual(1_000.0)
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    backend = request.param
+    if backend == "memory":
+        return "memory://"
+    if backend == "sqlite":
+        return f"sqlite://{tmp_path / 'store.db'}"
+    server: RedisServer = request.getfixturevalue("redis")
+    return server.url(prefix=f"t-{uuid.uuid4().hex[:12]}")  # one prefix per test: isolated
+
+
+@pytest.fixture
+def open_(store_url: str) -> Iterator[Callable[..., Store]]:
+    opened: list[Store] = []
+
+    def _open(journal_size: int = JOURNAL) -> Store:
+        store = open_store(store_url, manual_clock, journal_size)
+        opened.append(store)
+        return store
+
+    yield _open
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_: Callable[..., Store]) -> Store:
+    return open_()
+
+
+def all_backends(test: Callable[..., None]) -> Callable[..., None]:
+    return pytest.mark.parametrize("store_url", BACKENDS, indirect=True)(test)
+
+
+def shared_backends(test: Callable[..., None]) -> Callable[..., None]:
+    return pytest.mark.parametrize("store_url", SHARED, indirect=True)(test)
+
+
+def record(task_id: str, owner: str = "o_alice", seq: int = 1, **kw: object) -> TaskRecord:
+    fields: dict[str, object] = {
+        "action": "MUSIC",
+        "scenario": "music_success",
+        "submit_time": 1_000.125,
+        "request": {"prompt": "lo-fi ü \"quoted\"", "continue_at": 12.5, "make_instrumental": True},
+    }
+    fields.update(kw)
+    return TaskRecord(task_id=task_id, owner=owner, seq=seq, **fields)  # type: ignore[arg-type]
+
+
+# --- tasks -------------------------------------------------------------------------------------
+
+
+@all_backends
+def test_insert_then_get_returns_the_same_facts(store: Store) -> None:
+    inline = {"name": "inline", "action": "MUSIC", "steps": [{"name": "a", "status": "SUCCESS"}]}
+    rec = record("t1", inline_scenario=inline, scenario="inline", forced_step=2, polls=3)
+    store.insert("", rec)
+    assert store.get("", "o_alice", "t1") == rec
+
+
+@all_backends
+def test_get_hides_other_owners_and_unknown_ids(store: Store) -> None:
+    store.insert("", record("t1"))
+    assert store.get("", "o_bob", "t1") is None
+    assert store.get("", "o_alice", "nope") is None
+
+
+@all_backends
+def test_next_seq_counts_from_one_per_namespace(store: Store) -> None:
+    assert [store.next_seq("a") for _ in range(3)] == [1, 2, 3]
+    assert store.next_seq("b") == 1
+
+
+@all_backends
+def test_poll_counts_each_poll_and_keeps_the_requested_order(store: Store) -> None:
+    for i, tid in enumerate(["t1", "t2", "t3"], start=1):
+        store.insert("", record(tid, seq=i))
+    store.insert("", record("bobs", owner="o_bob", seq=4))
+    first = store.poll("", "o_alice", ["t3", "unknown", "t1", "bobs"])
+    assert [(r.task_id, r.polls) for r in first] == [("t3", 1), ("t1", 1)]
+    again = store.poll("", "o_alice", ["t1"])
+    assert [(r.task_id, r.polls) for r in again] == [("t1", 2)]
+    assert store.get("", "o_bob", "bobs").polls == 0  # type: ignore[union-attr]
+    assert store.poll("", "o_alice", []) == []
+
+
+@all_backends
+def test_force_step_pins_and_unpins(store: Store) -> None:
+    store.insert("", record("t1"))
+    pinned = store.force_step("", "t1", 2)
+    assert pinned is not None and pinned.forced_step == 2
+    assert store.get("", "o_alice", "t1").forced_step == 2  # type: ignore[union-attr]
+    unpinned = store.force_step("", "t1", None)
+    assert unpinned is not None and unpinned.forced_step is None
+    assert store.force_step("", "missing", 1) is None
+
+
+@all_backends
+def test_tasks_lists_every_task_of_a_namespace(store: Store) -> None:
+    store.insert("a", record("late", seq=2))
+    store.insert("a", record("early", seq=1, owner="o_bob"))
+    store.insert("b", record("other", seq=1))
+    listed = sorted(store.tasks("a"), key=lambda r: r.seq)  # callers sort: order is free
+    assert [(r.task_id, r.owner) for r in listed] == [("early", "o_bob"), ("late", "o_alice")]
+    assert [r.task_id for r in store.tasks("b")] == ["other"]
+    assert store.tasks("empty") == []
+
+
+@all_backends
+@pytest.mark.parametrize("ns", ["", "team:1", "{tag}", "t:x", "ü ns/with spaces"])
+def test_namespaces_never_see_each_other(store: Store, ns: str) -> None:
+    neighbours = ["", "team", "team:1:t:", "other", "{tag}x"]
+    store.insert(ns, record("same-id"))
+    for other in neighbours:
+        if other != ns:
+            assert store.get(other, "o_alice", "same-id") is None
+            assert store.poll(other, "o_alice", ["same-id"]) == []
+    assert store.get(ns, "o_alice", "same-id") is not None
+
+
+# --- clock -------------------------------------------------------------------------------------
+
+
+@all_backends
+def test_each_namespace_starts_its_own_clock_and_keeps_it(store: Store) -> None:
+    assert (store.clock("a").now(), store.clock("a").mode) == (1_000.0, "manual")
+    moved = store.clock("a").set_to(5_000.0)
+    store.set_clock("a", moved)
+    assert store.clock("a") == moved
+    assert store.clock("b").now() == 1_000.0
+
+
+@all_backends
+def test_set_clock_before_any_other_call_creates_the_namespace(store: Store) -> None:
+    state = ClockState(anchor_real=10.0, anchor_virtual=20.0, speed=2.5)
+    store.set_clock("fresh", state)
+    assert store.clock("fresh") == state
+    assert store.next_seq("fresh") == 1
+
+
+# --- journal -----------------------------------------------------------------------------------
+
+
+@all_backends
+def test_journal_keeps_the_last_entries_in_order(store: Store) -> None:
+    for i in range(JOURNAL + 3):
+        store.journal_append("a", {"i": i, "path": "/suno/fetch", "body": "ü"})
+    store.journal_append("b", {"i": 99})
+    assert [e["i"] for e in store.journal("a")] == list(range(3, JOURNAL + 3))
+    assert store.journal("a")[-1] == {"i": JOURNAL + 2, "path": "/suno/fetch", "body": "ü"}
+    assert store.journal("b") == [{"i": 99}]
+    assert store.journal("none") == []
+
+
+@shared_backends
+def test_journal_stays_bounded_under_many_appends(open_: Callable[..., Store]) -> None:
+    store = open_(journal_size=3)
+    for i in range(200):
+        store.journal_append("a", {"i": i})
+    assert [e["i"] for e in store.journal("a")] == [197, 198, 199]
+
+
+# --- faults ------------------------------------------------------------------------------------
+
+
+@all_backends
+def test_fault_rules_and_counters_are_per_namespace(store: Store) -> None:
+    assert store.get_faults("a") is None
+    rules = [{"fault": "latency", "seconds": 0.5, "uid": "r1"}]
+    store.put_faults("a", rules)
+    assert store.get_faults("a") == rules
+    assert store.get_faults("b") is None
+    store.put_faults("a", [])
+    assert store.get_faults("a") == []
+    assert [store.fault_counter("a", "r1") for _ in range(3)] == [1, 2, 3]
+    assert store.fault_counter("a", "r1", 5) == 8
+    assert store.fault_counter("b", "r1") == 1
+
+
+# --- reset, ping -------------------------------------------------------------------------------
+
+
+@all_backends
+def test_reset_clears_one_namespace_only(store: Store) -> None:
+    for ns in ("a", "b"):
+        store.insert(ns, record("t1", seq=store.next_seq(ns)))
+        store.set_clock(ns, store.clock(ns).set_to(9_000.0))
+        store.journal_append(ns, {"i": 1})
+        store.put_faults(ns, [{"uid": "r"}])
+        store.fault_counter(ns, "r")
+    store.reset("a")
+    assert store.tasks("a") == [] and store.get("a", "o_alice", "t1") is None
+    assert store.next_seq("a") == 1
+    assert store.clock("a").now() == 1_000.0
+    assert store.journal("a") == []
+    assert store.get_faults("a") is None and store.fault_counter("a", "r") == 1
+    assert [r.task_id for r in store.tasks("b")] == ["t1"]
+    assert store.clock("b").now() == 9_000.0 and store.journal("b") == [{"i": 1}]
+    assert store.get_faults("b") == [{"uid": "r"}] and store.fault_counter("b", "r") == 2
+
+
+@all_backends
+def test_ping_says_the_store_answers(store: Store) -> None:
+    assert store.ping() is True
+
+
+# --- sharing -----------------------------------------------------------------------------------
+
+
+@shared_backends
+def test_a_second_store_on_the_same_url_sees_everything(open_: Callable[..., Store]) -> None:
+    one, two = open_(), open_()
+    one.insert("ns", record("t1", seq=one.next_seq("ns")))
+    one.set_clock("ns", one.clock("ns").set_to(7_000.0))
+    assert two.get("ns", "o_alice", "t1") == one.get("ns", "o_alice", "t1")
+    assert two.next_seq("ns") == 2
+    assert two.clock("ns").now() == 7_000.0
+    two.poll("ns", "o_alice", ["t1"])
+    assert one.get("ns", "o_alice", "t1").polls == 1  # type: ignore[union-attr]
+
+
+@all_backends
+def test_concurrent_polls_from_threads_are_all_counted(store: Store) -> None:
+    store.insert("", record("t1"))
+    barrier = threading.Barrier(8)
+
+    def hammer() -> None:
+        barrier.wait()
+        for _ in range(25):
+            store.poll("", "o_alice", ["t1"])
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert store.get("", "o_alice", "t1").polls == 200  # type: ignore[union-attr]
+
+
+def _poll_and_count(url: str, rounds: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    store = open_store(url, manual_clock, JOURNAL)
+    try:
+        seqs = []
+        for _ in range(rounds):
+            store.poll("", "o_alice", ["t1"])
+            seqs.append(store.next_seq("p"))
+            store.fault_counter("", "k")
+        out.put(seqs)
+    finally:
+        store.close()
+
+
+@shared_backends
+def test_concurrent_processes_never_lose_an_increment(store: Store, store_url: str) -> None:
+    store.insert("", record("t1"))
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_poll_and_count, args=(store_url, 40, out)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    seqs = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    assert store.get("", "o_alice", "t1").polls == 120  # type: ignore[union-attr]
+    flat = sorted(s for chunk in seqs for s in chunk)
+    assert flat == list(range(1, 121))  # every seq handed out exactly once
+    assert store.fault_counter("", "k") == 121
+
+
+def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path / 'nested' / 'dir' / 'store.db'}"
+    first = open_store(url, manual_clock, JOURNAL)
+    rec = record("t1", seq=first.next_seq(""))
+    first.insert("", rec)
+    first.poll("", "o_alice", ["t1"])
+    first.set_clock("", first.clock("").set_to(4_242.0))
+    first.journal_append("", {"i": 1})
+    first.close()
+    again = open_store(url, manual_clock, JOURNAL)
+    try:
+        assert again.get("", "o_alice", "t1") == TaskRecord(**{**rec.to_dict(), "polls": 1})
+        assert again.clock("").now() == 4_242.0
+        assert again.journal("") == [{"i": 1}]
+        assert again.next_seq("") == 2
+    finally:
+        again.close()
+    assert not (tmp_path / "nested" / "dir" / "store.db-wal").exists()  # closed = checkpointed

@@ -1,0 +1,114 @@
+"""A store that cannot be reached gives the gateway's 500 envelopes, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from mock_server import Config, create_app, load_profile
+from mock_server._store_sqlite import SQLiteStore
+from mock_server.clock import ClockState
+from mock_server.stores import open_store
+
+KEY = {"Authorization": "Bearer sk-alice"}
+# Port 1 on loopback refuses at once: Redis is "down". The password must never leak.
+DOWN = "redis://:s3cret-pw@127.0.0.1:1/0?prefix=outage"
+
+
+def clock() -> ClockState:
+    return ClockState.manual(0.0)
+
+
+@pytest.fixture
+def down_app(profile: str) -> Flask:
+    return create_app(Config(profile=profile, clock="manual", store=DOWN))
+
+
+def _clean(response) -> dict:  # type: ignore[no-untyped-def]
+    text = response.get_data(as_text=True)
+    assert "Traceback" not in text and "s3cret" not in text and "127.0.0.1:1" not in text
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def test_submit_answers_the_gateway_database_error(down_app: Flask, profile: str) -> None:
+    response = down_app.test_client().post("/suno/submit/music", json={"prompt": "x"}, headers=KEY)
+    assert response.status_code == 500
+    body = _clean(response)
+    request_id = response.headers["X-Oneapi-Request-Id"]
+    error = {
+        "message": f"Database error, please contact the administrator (request id: {request_id})",
+        "type": "new_api_error",
+    }
+    if load_profile(profile).gateway_error_code:
+        error["code"] = ""
+    assert body == {"error": error}
+
+
+def test_fetches_answer_the_task_envelope_of_a_database_error(down_app: Flask) -> None:
+    client = down_app.test_client()
+    batch = client.post("/suno/fetch", json={"ids": ["a", "b"]}, headers=KEY)
+    assert batch.status_code == 500
+    assert _clean(batch) == {
+        "code": "get_tasks_failed",
+        "message": "redis store: ConnectionError",
+        "data": None,
+    }
+    one = client.get("/suno/fetch/a", headers=KEY)
+    assert one.status_code == 500
+    assert _clean(one)["code"] == "get_task_failed"
+
+
+def test_admin_answers_503_and_probes_tell_live_from_ready(down_app: Flask) -> None:
+    client = down_app.test_client()
+    admin = client.get("/__mock/clock")
+    assert admin.status_code == 503 and _clean(admin)["code"] == "store_unavailable"
+    assert client.get("/healthz").get_json() == {"status": "ok", "pid": os.getpid()}
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.get_json() == {"status": "unavailable", "store": "redis"}
+
+
+def test_ready_when_the_store_answers(tmp_path: Path) -> None:
+    app = create_app(Config(store=f"sqlite://{tmp_path / 'x.db'}"))
+    ready = app.test_client().get("/readyz")
+    assert (ready.status_code, ready.get_json()) == (200, {"status": "ready", "store": "sqlite"})
+    app.extensions["suno_mock"].store.close()
+
+
+def test_a_sqlite_file_locked_past_the_timeout_is_an_outage_too(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    store = SQLiteStore(path, clock, busy_timeout=0.05)
+    app = create_app(Config(clock="manual"), store=store)
+    client = app.test_client()
+    client.get("/__mock/clock")  # the namespace exists before the lock
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        submit = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY)
+        assert submit.status_code == 500
+        assert _clean(submit)["error"]["type"] == "new_api_error"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    again = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY)
+    assert again.status_code == 200  # recovers by itself once the lock is gone
+    store.close()
+
+
+def test_redis_store_calls_fail_fast_with_store_unavailable() -> None:
+    from mock_server.store import StoreUnavailable
+
+    store = open_store(DOWN, clock)
+    try:
+        with pytest.raises(StoreUnavailable, match="redis store") as info:
+            store.next_seq("")
+        assert "s3cret" not in str(info.value)
+        assert store.ping() is False
+    finally:
+        store.close()
