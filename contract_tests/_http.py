@@ -1,4 +1,4 @@
-"""HTTP client for a target (the in-process fake or a live gateway): rate limit, Retry-After, timeouts."""
+"""HTTP client for a target (in-process fake or live gateway): rate limit, Retry-After, timeouts."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ __all__ = ["Client", "TargetUnavailable"]
 
 
 class TargetUnavailable(Exception):
-    """The target could not be checked (transport failure, or rate-limited past the retry budget)."""
+    """The target could not be checked: transport failure, or 429s past the retry budget."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -58,8 +58,9 @@ class Client:
         self._sleep = sleep
         self._last = 0.0
         self._lock = threading.Lock()
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
-                                  follow_redirects=False)
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, transport=transport, follow_redirects=False
+        )
         self.requests_sent = 0
 
     def __repr__(self) -> str:
@@ -98,15 +99,16 @@ class Client:
         api_key: str | None = None,
         authenticated: bool = True,
     ) -> httpx.Response:
-        """Send one request; ``api_key`` overrides the client's key, ``authenticated=False`` sends none."""
+        """Send one request; ``api_key`` overrides the key, ``authenticated=False`` sends none."""
         sent_headers = dict(self.auth_headers(api_key) if authenticated else {})
         sent_headers.update(headers or {})
         for attempt in range(self._max_retries + 1):
             self._pace()
             try:
                 self.requests_sent += 1
-                response = self._http.request(method, path, json=json, content=content,
-                                              headers=sent_headers)
+                response = self._http.request(
+                    method, path, json=json, content=content, headers=sent_headers
+                )
             except httpx.TransportError as exc:
                 # str(exc) can quote the request; build the reason from the type and URL only.
                 raise TargetUnavailable(
@@ -114,7 +116,7 @@ class Client:
                 ) from None
             if response.status_code != 429:
                 return response
-            wait = _retry_after(response.headers.get("Retry-After"), 2.0 ** attempt)
+            wait = _retry_after(response.headers.get("Retry-After"), 2.0**attempt)
             if attempt == self._max_retries or wait > self._max_retry_wait:
                 break
             self._sleep(wait)

@@ -100,3 +100,12 @@ def test_installed_validate_command_uses_bundled_schemas(installed, tmp_path):
     )
     assert result.returncode == 1
     assert "$.steps[0].status" in result.stdout
+
+
+def test_installed_contract_suite_runs_against_the_fake(installed, tmp_path):
+    result = subprocess.run(
+        [installed / "bin" / "suno-contract", "run", "--target", "mock", "--", "-q", "-W", "error"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout

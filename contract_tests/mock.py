@@ -1,0 +1,206 @@
+"""``SunoMock``: one fresh, isolated fake on a manual clock, driven through its admin API.
+
+This is what the ``suno_mock`` fixture returns. Each instance has its own app and store, so
+nothing leaks between tests (or xdist workers). Requests go in-process through
+``httpx.WSGITransport``; ``url`` serves the same app on a loopback port for code that needs a
+real socket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+import httpx
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from mock_server import Config, MockService, ScenarioBook, create_app
+
+from ._wsgi import wsgi_transport
+
+__all__ = ["DEFAULT_API_KEY", "MockAdminError", "SunoMock"]
+
+DEFAULT_API_KEY = "sk-suno-mock-test-key"
+_BASE_URL = "http://suno-mock.local"
+_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(Config)) - {"clock"}
+
+
+class MockAdminError(RuntimeError):
+    """An admin call was refused (unknown scenario or step, bad argument)."""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    # The fake keeps its own journal; one stderr line per request is noise in test output.
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class SunoMock:
+    """A fresh fake of the Suno task API for one test.
+
+    ``scenario`` makes that scenario the default for submits of its action; other keyword
+    arguments are ``mock_server.Config`` fields (``api_keys``, ``fixtures``, ...).
+    """
+
+    def __init__(
+        self,
+        profile: str = "elkapi",
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        scenario: str | None = None,
+        **config: Any,
+    ) -> None:
+        unknown = sorted(set(config) - _CONFIG_FIELDS)
+        if unknown:
+            raise TypeError(f"SunoMock: unknown option(s) {', '.join(unknown)}; expected "
+                            f"profile, api_key, scenario or a Config field")
+        if "api_keys" in config:
+            config["api_keys"] = tuple(config["api_keys"])
+        if "fixtures" in config:
+            config["fixtures"] = tuple(str(f) for f in config["fixtures"])
+        if scenario is not None:
+            action = ScenarioBook(config.get("fixtures", ())).get(scenario).action
+            defaults = dict(config.get("default_scenarios") or Config().default_scenarios)
+            config["default_scenarios"] = {**defaults, action: scenario}
+        self.config = Config(profile=profile, clock="manual", **config)
+        self.profile = profile
+        self.api_key = api_key
+        self.app: Flask = create_app(self.config)
+        transport = wsgi_transport(self.app)
+        self._admin = httpx.Client(transport=transport, base_url=_BASE_URL)
+        self.client = httpx.Client(transport=transport, base_url=_BASE_URL,
+                                   headers={"Authorization": f"Bearer {api_key}"})
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SunoMock(profile={self.profile!r})"
+
+    @property
+    def service(self) -> MockService:
+        """The fake's core (no HTTP): store, clock, scenarios."""
+        service: MockService = self.app.extensions["suno_mock"]
+        return service
+
+    # admin -------------------------------------------------------------------------------
+    def admin(self, method: str, path: str, json: Any = None) -> Any:
+        """Call ``/__mock{path}``; returns the decoded answer, raises MockAdminError if refused."""
+        response = self._admin.request(method, f"/__mock{path}", json=json)
+        if response.status_code >= 400:
+            raise MockAdminError(f"{method} /__mock{path} answered {response.status_code}: "
+                                 f"{response.text}")
+        return response.json()
+
+    def now(self) -> float:
+        """The fake's current (manual) time, unix seconds."""
+        return float(self.admin("GET", "/clock")["now"])
+
+    def advance(self, seconds: float) -> float:
+        """Move the fake's clock forward; returns the new time."""
+        return float(self.admin("POST", "/clock/advance", {"seconds": seconds})["now"])
+
+    def create_task(
+        self,
+        scenario: str | dict[str, Any] | None = None,
+        *,
+        api_key: str | None = None,
+        step: str | int | None = None,
+        elapsed: float | None = None,
+        request: dict[str, Any] | None = None,
+        action: str | None = None,
+    ) -> str:
+        """Add a task as if ``api_key`` (default: this mock's key) had submitted it.
+
+        ``scenario`` is a scenario name or an inline scenario (default: the action's default);
+        ``step`` pins it to a step; ``elapsed`` backdates the submit by that many seconds.
+        """
+        body: dict[str, Any] = {"api_key": api_key or self.api_key,
+                                "request": dict(request or {})}
+        if scenario is not None:
+            body["scenario"] = scenario
+        if action is not None:
+            body["action"] = action.upper()
+        if step is not None:
+            body["step"] = step
+        if elapsed is not None:
+            body["elapsed"] = elapsed
+        return str(self.admin("POST", "/tasks", body)["task_id"])
+
+    def force_step(self, task_id: str, step: str | int | None) -> dict[str, Any]:
+        """Pin a task to a step (name or index); ``None`` lets its timeline run again."""
+        result: dict[str, Any] = self.admin("POST", f"/tasks/{task_id}/step", {"step": step})
+        return result
+
+    def tasks(self) -> list[dict[str, Any]]:
+        """Every task of this fake, with its step, status and poll count."""
+        result: list[dict[str, Any]] = self.admin("GET", "/tasks")
+        return result
+
+    def journal(self) -> list[dict[str, Any]]:
+        """The requests the fake's API has seen, oldest first."""
+        result: list[dict[str, Any]] = self.admin("GET", "/journal")
+        return result
+
+    def reset(self) -> None:
+        """Forget every task and the journal; the clock starts again."""
+        self.admin("POST", "/reset")
+
+    # faults ------------------------------------------------------------------------------
+    def add_fault(self, fault: str | dict[str, Any], /, **rule: Any) -> dict[str, Any]:
+        """Add a fault rule, checked like ``POST /__mock/faults``; returns it with its ``id``.
+
+        ``add_fault("status", status=429, times=1)`` or ``add_fault({"fault": "status", ...})``;
+        ``{"rules": [...]}`` adds several. A bad rule raises MockAdminError naming its JSON path.
+        """
+        body = {**fault, **rule} if isinstance(fault, dict) else {"fault": fault, **rule}
+        result: dict[str, Any] = self.admin("POST", "/faults", body)
+        return result
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The fault rules in force, with how often each fired and what is left of ``times``."""
+        result: list[dict[str, Any]] = self.admin("GET", "/faults")
+        return result
+
+    def remove_fault(self, rule_id: str) -> None:
+        """Remove one fault rule by id."""
+        self.admin("DELETE", f"/faults/{rule_id}")
+
+    def clear_faults(self) -> int:
+        """Remove every fault rule (and end responses they hold open); returns how many."""
+        return int(self.admin("DELETE", "/faults")["cleared"])
+
+    # socket ------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """Base URL of this fake on a real loopback port (started on first use)."""
+        with self._lock:
+            if self._server is None:
+                server = make_server("127.0.0.1", 0, self.app, threaded=True,
+                                     request_handler=_QuietHandler)
+                thread = threading.Thread(target=server.serve_forever, name="suno-mock",
+                                          daemon=True)
+                thread.start()
+                self._server, self._thread = server, thread
+            return f"http://127.0.0.1:{self._server.server_port}"
+
+    def close(self) -> None:
+        """Stop the loopback server, if started, and close the clients."""
+        self.service.faults.release()  # end any response a hang fault is holding open
+        with self._lock:
+            if self._server is not None:
+                self._server.shutdown()
+                self._server.server_close()
+                if self._thread is not None:
+                    self._thread.join(timeout=5)
+                self._server = self._thread = None
+        self.client.close()
+        self._admin.close()
+
+    def __enter__(self) -> SunoMock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

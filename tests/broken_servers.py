@@ -1,0 +1,214 @@
+"""Deliberately broken servers: the fake behind a WSGI middleware that breaks one rule each.
+
+Each is served on loopback and checked through the live target; the suite must fail and name
+the rule. Also: serving a WSGI app on loopback, and seeding a served fake through its admin API.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from mock_server import Config, create_app
+
+__all__ = ["BROKEN", "OTHER", "PRIMARY", "broken_app", "seed", "serve", "write_ids"]
+
+PRIMARY = "sk-proof-primary-7Hq2"
+OTHER = "sk-proof-other-9Zx4"
+WSGIApp = Callable[..., Any]
+Rewrite = Callable[[dict[str, Any], int, Any], tuple[int, Any]]
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve(app: WSGIApp) -> Iterator[str]:
+    """Serve ``app`` on an ephemeral loopback port in a thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def seed(base_url: str, primary: str = PRIMARY, other: str = OTHER) -> list[str]:
+    """Tasks of ``primary`` in every step of every scenario (pinned), plus unpinned fresh ones
+    whose poll-driven steps move while the suite polls; one finished task of ``other``."""
+    with httpx.Client(base_url=base_url, timeout=10) as admin:
+        scenarios = admin.get("/__mock/scenarios").json()
+        ids = []
+        for scenario in scenarios:
+            for step in scenario["steps"]:
+                body = {"api_key": primary, "scenario": scenario["name"], "step": step["name"]}
+                ids.append(admin.post("/__mock/tasks", json=body).json()["task_id"])
+            body = {"api_key": primary, "scenario": scenario["name"]}
+            ids.append(admin.post("/__mock/tasks", json=body).json()["task_id"])
+            body = {"api_key": other, "scenario": scenario["name"], "step": -1 + len(
+                scenario["steps"])}
+            admin.post("/__mock/tasks", json=body).raise_for_status()
+    return ids
+
+
+def write_ids(path: Any, ids: list[str]) -> str:
+    path.write_text("# seeded by the proof tests\n" + "\n".join(ids) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def _rewriting(app: WSGIApp, rewrite: Rewrite) -> WSGIApp:
+    """Middleware: hand every JSON answer under /suno/ to ``rewrite`` before it leaves."""
+
+    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not environ.get("PATH_INFO", "").startswith("/suno/"):
+            return app(environ, start_response)
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        chunks = app(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            getattr(chunks, "close", lambda: None)()
+        status = int(captured["status"].split()[0])
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = None
+        if payload is not None:
+            status, payload = rewrite(environ, status, payload)
+            body = json.dumps(payload).encode()
+        start_response(f"{status} X", [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    return middleware
+
+
+def _tasks(payload: Any) -> list[dict[str, Any]]:
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if isinstance(data, dict) and "task_id" in data:
+        return [data]
+    if isinstance(data, list):
+        return [t for t in data if isinstance(t, dict) and "task_id" in t]
+    return []
+
+
+def _each_task(change: Callable[[dict[str, Any]], None]) -> Rewrite:
+    def rewrite(environ: dict[str, Any], status: int, payload: Any) -> tuple[int, Any]:
+        for task in _tasks(payload):
+            change(task)
+        return status, payload
+
+    return rewrite
+
+
+def _success_regresses() -> Rewrite:
+    """Every second read of a SUCCESS task reports it IN_PROGRESS again."""
+    reads: dict[str, int] = {}
+
+    def change(task: dict[str, Any]) -> None:
+        if task.get("status") != "SUCCESS":
+            return
+        reads[task["task_id"]] = seen = reads.get(task["task_id"], 0) + 1
+        if seen % 2 == 0:
+            task.update(status="IN_PROGRESS", progress="0%", finish_time=0)
+
+    return _each_task(change)
+
+
+def _unknown_ids_error(environ: dict[str, Any], status: int, payload: Any) -> tuple[int, Any]:
+    """A batch with any id that is not answered gets 404 instead of the omission."""
+    asked = environ.get("suno.asked")
+    if environ["PATH_INFO"] != "/suno/fetch" or status != 200 or not asked:
+        return status, payload
+    answered = {t["task_id"] for t in _tasks(payload)}
+    if any(not (isinstance(i, str) and i in answered) for i in asked):
+        return 404, {"code": "task_not_exist", "message": "task_not_exist", "data": None}
+    return status, payload
+
+
+def _remember_asked_ids(app: WSGIApp) -> WSGIApp:
+    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO") == "/suno/fetch" and environ["REQUEST_METHOD"] == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(raw)
+            try:
+                ids = json.loads(raw).get("ids")
+            except (ValueError, AttributeError):
+                ids = None
+            environ["suno.asked"] = ids if isinstance(ids, list) else None
+        return app(environ, start_response)
+
+    return middleware
+
+
+def _bad_json_500(environ: dict[str, Any], status: int, payload: Any) -> tuple[int, Any]:
+    """A body that does not bind crashes the handler instead of a 400."""
+    if status == 400 and isinstance(payload, dict) and payload.get("code") == "invalid_request":
+        return 500, {"error": {"message": "Panic detected", "type": "new_api_panic"}}
+    return status, payload
+
+
+def _owners_ignored(app: WSGIApp) -> WSGIApp:
+    """Every valid key reads as the primary key's owner: other owners' tasks become visible."""
+
+    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("HTTP_AUTHORIZATION") == f"Bearer {OTHER}":
+            environ["HTTP_AUTHORIZATION"] = f"Bearer {PRIMARY}"
+        return app(environ, start_response)
+
+    return middleware
+
+
+def _drop(name: str) -> Callable[[dict[str, Any]], None]:
+    return lambda task: task.pop(name, None)
+
+
+def _stringify(name: str) -> Callable[[dict[str, Any]], None]:
+    return lambda task: task.update({name: str(task.get(name))})
+
+
+def _no_percent(task: dict[str, Any]) -> None:
+    if isinstance(task.get("progress"), str):
+        task["progress"] = task["progress"].rstrip("%")
+
+
+# name -> (how to break the fake, rules the failure output must name)
+BROKEN: dict[str, tuple[Callable[[WSGIApp], WSGIApp], tuple[str, ...]]] = {
+    "missing-field": (lambda app: _rewriting(app, _each_task(_drop("status"))),
+                      ("task-field-set", "missing status")),
+    "wrong-type": (lambda app: _rewriting(app, _each_task(_stringify("submit_time"))),
+                   ("task-schema", "$.submit_time")),
+    "progress-without-percent": (lambda app: _rewriting(app, _each_task(_no_percent)),
+                                 ("task-schema", "$.progress")),
+    "success-regresses": (lambda app: _rewriting(app, _success_regresses()),
+                          ("terminal-sticks", "status 'SUCCESS' -> 'IN_PROGRESS'")),
+    "unknown-ids-error": (lambda app: _remember_asked_ids(_rewriting(app, _unknown_ids_error)),
+                          ("unknown-ids-omitted",)),
+    "other-owners-visible": (_owners_ignored, ("other-owners-invisible",)),
+    "bad-json-500": (lambda app: _rewriting(app, _bad_json_500),
+                     ("bad-json-invalid-request", "expected HTTP 400")),
+}
+
+
+def broken_app(name: str, profile: str = "elkapi") -> WSGIApp:
+    """The fake (keys PRIMARY and OTHER only, manual clock) broken the way ``name`` says."""
+    app = create_app(Config(profile=profile, clock="manual", api_keys=(PRIMARY, OTHER)))
+    return BROKEN[name][0](app)
