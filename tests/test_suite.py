@@ -125,7 +125,8 @@ def test_hypothesis_seed_makes_the_generated_requests_reproducible(
         app = create_app(Config(clock="manual", api_keys=(PRIMARY, OTHER)))
         with serve(app) as base:
             _live(pytester, monkeypatch, base, [], "--hypothesis-seed", seed_value,
-                  "-k", "bad_json_is_invalid_request", subprocess=True).assert_outcomes(passed=1)
+                  "--suno-max-examples", "15", "-k", "bad_json_is_invalid_request",
+                  subprocess=True).assert_outcomes(passed=1)
             journal = httpx.get(f"{base}/__mock/journal", timeout=10).json()
         for database in Path(pytester.path).glob(".hypothesis"):
             _rmtree(database)
