@@ -41,14 +41,12 @@ _KNOWN_HOOKS = {"before": {"_start", "_faults_before"}, "after": {"_finish", "_f
 
 
 class _Answer:
-    """What a handled request sends, plus what its journal entry records."""
+    """What a handled request sends (its journal entry reads the rest from ``seen``)."""
 
-    __slots__ = ("body", "headers", "journal_body", "owner")
+    __slots__ = ("body", "headers")
 
-    def __init__(
-        self, owner: str, body: bytes, headers: list[tuple[str, str]], journal_body: str | None
-    ) -> None:
-        self.owner, self.body, self.headers, self.journal_body = owner, body, headers, journal_body
+    def __init__(self, body: bytes, headers: list[tuple[str, str]]) -> None:
+        self.body, self.headers = body, headers
 
 
 def _body(environ: Environ, limit: int) -> bytes | None:
@@ -114,13 +112,13 @@ class HotPath:
             self.service.store.journal_append(
                 ns,
                 {
-                    "time": self.service.now(ns),
+                    "time": seen["now"],  # read once: a round trip on a shared store
                     "method": method,
                     "path": path,
                     "status": 200,
                     "owner": owner,
                     "request_id": request_id,
-                    "body": answer.journal_body,
+                    "body": seen.get("journal_body"),
                     "faults": None,
                 },
             )
@@ -144,9 +142,10 @@ class HotPath:
             task_id = path[len(_FETCH_PREFIX) :] if path.startswith(_FETCH_PREFIX) else ""
             if not task_id or "/" in task_id:
                 return None
-            task = self.service.fetch_one(owner, task_id, ns)
+            now = seen["now"] = self.service.now(ns)
+            task = self.service.fetch_one(owner, task_id, ns, now=now)
             # No such task: nothing was polled, and the Flask route writes task_not_exist.
-            return None if task is None else self._json(owner, success_body(task), None)
+            return None if task is None else self._json(success_body(task))
         if path == "/suno/fetch":
             return self._fetch(environ, owner, ns, seen)
         if path.startswith(_SUBMIT_PREFIX):
@@ -174,8 +173,9 @@ class HotPath:
             environ["wsgi.input"] = BytesIO(body)
             return None
         ids = fields.get("ids") or []
-        data = self.service.fetch(owner, ids, ns) if ids else []
-        return self._json(owner, success_body(data), seen["journal_body"])
+        now = seen["now"] = self.service.now(ns)
+        answer = self.service.fetch_body(owner, ids, ns, now) if ids else success_body([])
+        return self._json(answer)
 
     def _submit(
         self, environ: Environ, action: str, owner: str, ns: str, seen: dict[str, Any]
@@ -196,17 +196,18 @@ class HotPath:
         except (BindError, KeyError, ValueError):
             environ["wsgi.input"] = BytesIO(body)
             return None
-        task_id = self.service.submit(owner, action, fields, scenario, ns=ns)
+        now = seen["now"] = self.service.now(ns)
+        task_id = self.service.submit(owner, action, fields, scenario, ns=ns, now=now)
         headers = [("Content-Type", self.profile.submit_content_type)]
         answer = success_body(task_id)
         headers.append(("Content-Length", str(len(answer))))
         headers.extend(self.profile.submit_headers.items())
-        return _Answer(owner, answer, headers, seen["journal_body"])
+        return _Answer(answer, headers)
 
     @staticmethod
-    def _json(owner: str, body: bytes, journal_body: str | None) -> _Answer:
+    def _json(body: bytes) -> _Answer:
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        return _Answer(owner, body, headers, journal_body)
+        return _Answer(body, headers)
 
     def _fail(
         self, environ: Environ, start_response: StartResponse, exc: Exception, seen: dict[str, Any]
@@ -215,7 +216,7 @@ class HotPath:
         its error handler, then its after-request hooks (the journal) with what the route had
         put in ``g`` by then."""
         with self.app.request_context(environ):
-            vars(g).update(seen)
+            vars(g).update((k, v) for k, v in seen.items() if k != "now")
             response = self.app.finalize_request(self.app.handle_user_exception(exc))
             return response(environ, start_response)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from . import gojson
@@ -21,7 +21,7 @@ from .render import render_task
 from .scenarios import Scenario
 from .store import TaskRecord
 
-__all__ = ["BoundedCache", "RenderCache", "StateTable", "WireTask", "success_body"]
+__all__ = ["BoundedCache", "RenderCache", "StateTable", "WireTask", "batch_body", "success_body"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -118,11 +118,16 @@ def success_body(data: Any) -> bytes:
     if type(data) is list and data:
         parts = [_wire(task) for task in data]
         if None not in parts:
-            # Envelope glued onto the first and last parts: the big join copies the body once.
-            parts[0] = _HEAD + b"[" + parts[0]  # type: ignore[operator]
-            parts[-1] = parts[-1] + b"]}"  # type: ignore[operator]
-            return b",".join(parts)  # type: ignore[arg-type]
+            return batch_body(parts)  # type: ignore[arg-type]
     return gojson.dumpb({"code": "success", "message": "", "data": data})
+
+
+def batch_body(parts: list[bytes]) -> bytes:
+    """The success envelope around a non-empty list of encoded tasks."""
+    if len(parts) == 1:
+        return _HEAD + b"[" + parts[0] + b"]}"
+    # Envelope glued onto the first and last parts: the big join copies the body once.
+    return b",".join([_HEAD + b"[" + parts[0], *parts[1:-1], parts[-1] + b"]}"])
 
 
 class RenderCache:
@@ -135,6 +140,60 @@ class RenderCache:
         )
 
     def task(self, ns: str, record: TaskRecord, scenario: Scenario, state: TaskState) -> WireTask:
+        return _wire_task(*self._entry(ns, record, scenario, state))
+
+    def tasks(
+        self,
+        ns: str,
+        records: Iterable[TaskRecord],
+        now: float,
+        scenario_for: Callable[[TaskRecord], Scenario],
+        states: StateTable,
+    ) -> list[dict[str, Any]]:
+        """Each record as a fetch at ``now`` shows it (``task`` with ``states.state``)."""
+        return [_wire_task(*e) for e in self._entries_at(ns, records, now, scenario_for, states)]
+
+    def bodies(
+        self,
+        ns: str,
+        records: Iterable[TaskRecord],
+        now: float,
+        scenario_for: Callable[[TaskRecord], Scenario],
+        states: StateTable,
+    ) -> list[bytes]:
+        """The JSON of what ``tasks`` returns, without the dicts (the hot path's batch)."""
+        return [e[1] for e in self._entries_at(ns, records, now, scenario_for, states)]
+
+    def _entries_at(
+        self,
+        ns: str,
+        records: Iterable[TaskRecord],
+        now: float,
+        scenario_for: Callable[[TaskRecord], Scenario],
+        states: StateTable,
+    ) -> list[tuple[dict[str, Any], bytes]]:
+        # One loop with the lookups hoisted out of it: a batch is per-task work, and the tasks
+        # of a batch mostly share one scenario.
+        get = self._entries.get
+        out = []
+        scenario: Scenario | None = None
+        table: _Table | None = None
+        for record in records:
+            if scenario is not (scenario := scenario_for(record)) or table is None:
+                table = states.table(scenario)
+            if record.forced_step is None:  # StateTable.state, inlined
+                reached = min(bisect_right(table.seconds, now - record.submit_time),
+                              bisect_right(table.polls, record.polls))
+                state = table.states[max(reached - 1, 0)]
+            else:
+                state = states.state(scenario, now - record.submit_time, 0, record.forced_step)
+            entry = get((ns, record.task_id, record.seq, record.submit_time, state.step))
+            out.append(entry or self._entry(ns, record, scenario, state))
+        return out
+
+    def _entry(
+        self, ns: str, record: TaskRecord, scenario: Scenario, state: TaskState
+    ) -> tuple[dict[str, Any], bytes]:
         # A task's facts (owner, action, scenario, request...) are fixed at submit, together
         # with its id (random, never reused), sequence number and submit time; its state is the
         # scenario's step (fault views, which differ, never come here).
@@ -143,7 +202,7 @@ class RenderCache:
         if entry is None:
             task = render_task(record, scenario, state, self.profile)
             entry = self._entries.put(key, (task, gojson.dumpb(task)))
-        return _wire_task(*entry)
+        return entry
 
 
 class StateTable:
@@ -160,13 +219,17 @@ class StateTable:
         """Same as ``state_of(scenario, elapsed, polls, forced)``."""
         if forced is not None:
             return state_of(scenario, elapsed, polls, forced)
-        table = self._tables.get(id(scenario))
-        if table is None or table.scenario is not scenario:
-            table = self._tables.put(id(scenario), _Table(scenario))
+        table = self.table(scenario)
         # Thresholds never decrease along a timeline (scenarios.py checks), so the step reached
         # is the last one below both cut-offs: lifecycle.reached_step, by bisection.
         reached = min(bisect_right(table.seconds, elapsed), bisect_right(table.polls, polls))
         return table.states[max(reached - 1, 0)]
+
+    def table(self, scenario: Scenario) -> _Table:
+        table = self._tables.get(id(scenario))
+        if table is None or table.scenario is not scenario:
+            table = self._tables.put(id(scenario), _Table(scenario))
+        return table
 
 
 class _Table:

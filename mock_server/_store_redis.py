@@ -139,6 +139,12 @@ class RedisStore:
         return record_from(row[1], row[2] or 0, row[3])
 
     @_unavailable
+    def find(self, ns: str, task_id: str) -> TaskRecord | None:
+        """The task, whoever owns it (admin API)."""
+        row = self._redis.hmget(self._keys(ns).task(task_id), ["facts", "polls", "forced"])
+        return None if row[0] is None else record_from(row[0], row[1] or 0, row[2])
+
+    @_unavailable
     def poll(self, ns: str, owner: str, task_ids: Iterable[str]) -> list[TaskRecord]:
         wanted = list(dict.fromkeys(task_ids))
         if not wanted:

@@ -201,6 +201,16 @@ class SQLiteStore:
         return record_from(*row) if row else None
 
     @_unavailable
+    def find(self, ns: str, task_id: str) -> TaskRecord | None:
+        """The task, whoever owns it (admin API)."""
+        row = (
+            self._conn()
+            .execute(f"SELECT {_COLUMNS} FROM tasks WHERE ns = ? AND task_id = ?", (ns, task_id))
+            .fetchone()
+        )
+        return record_from(*row) if row else None
+
+    @_unavailable
     def poll(self, ns: str, owner: str, task_ids: Iterable[str]) -> list[TaskRecord]:
         wanted = list(dict.fromkeys(task_ids))
         found: dict[str, TaskRecord] = {}

@@ -98,6 +98,15 @@ def test_get_hides_other_owners_and_unknown_ids(store: Store) -> None:
 
 
 @all_backends
+def test_find_looks_a_task_up_whoever_owns_it(store: Store) -> None:
+    rec = record("t1", forced_step=1, polls=2)
+    store.insert("", rec)
+    assert store.find("", "t1") == rec
+    assert store.find("", "nope") is None
+    assert store.find("other-ns", "t1") is None
+
+
+@all_backends
 def test_next_seq_counts_from_one_per_namespace(store: Store) -> None:
     assert [store.next_seq("a") for _ in range(3)] == [1, 2, 3]
     assert store.next_seq("b") == 1

@@ -1,0 +1,250 @@
+"""The hot path answers exactly as the Flask app does: status, headers, bytes, journal, store.
+
+Two fakes on the same manual clock see the same requests: one as shipped (hot path in front),
+one with the hot path taken out (the Flask routes alone, the reference).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from mock_server import Config, create_app
+from mock_server._hot import HotPath
+from mock_server.store import MemoryStore, StoreUnavailable, TaskRecord
+
+START = 1_750_000_000.0
+KEY = {"Authorization": "Bearer sk-hot-path-key"}
+OTHER = {"Authorization": "Bearer other-key"}
+
+
+class _Ids:
+    """Deterministic task ids, so both fakes hand out the same ones."""
+
+    def __init__(self) -> None:
+        self.next = "task-0"
+
+    def __call__(self, _fmt: str) -> str:
+        return self.next
+
+
+class _FlakyStore(MemoryStore):
+    down = False
+
+    def poll(self, ns: str, owner: str, task_ids: Any) -> list[TaskRecord]:
+        if self.down:
+            raise StoreUnavailable("memory store: down for the test")
+        return super().poll(ns, owner, task_ids)
+
+
+class Twins:
+    def __init__(self, ids: _Ids, **settings: Any) -> None:
+        config = Config(clock="manual", clock_start=START, **settings)
+        self.ids = ids
+        self.hot = create_app(config, store=_FlakyStore(lambda: _clock(config)))
+        self.ref = create_app(config, store=_FlakyStore(lambda: _clock(config)))
+        assert isinstance(self.hot.wsgi_app, HotPath)
+        self.ref.wsgi_app = self.ref.wsgi_app.flask_wsgi  # type: ignore[attr-defined,method-assign]
+        self.delegated = 0
+        inner = self.hot.wsgi_app.flask_wsgi
+
+        def counting(environ: dict[str, Any], start_response: Any) -> Any:
+            self.delegated += 1
+            return inner(environ, start_response)
+
+        self.hot.wsgi_app.flask_wsgi = counting  # type: ignore[attr-defined]
+
+    def apps(self) -> Iterator[Flask]:
+        yield self.hot
+        yield self.ref
+
+    def same(self, method: str, path: str, *, fast: bool, **kwargs: Any) -> Any:
+        """Send the request to both; assert the same answer; say if the hot path kept it."""
+        before = self.delegated
+        answers = []
+        for app in self.apps():
+            client: FlaskClient = app.test_client()
+            answers.append(client.open(path, method=method, **kwargs))
+        hot, ref = answers
+        assert hot.status == ref.status, (method, path)
+        assert _headers(hot) == _headers(ref), (method, path)
+        assert _body(hot) == _body(ref), (method, path)
+        assert (self.delegated == before) is fast, f"hot path {'missed' if fast else 'took'} it"
+        return hot
+
+    def check_state(self) -> None:
+        for ns in ("", "other-ns"):
+            stores = [app.extensions["suno_mock"].store for app in self.apps()]
+            tasks = [sorted(map(TaskRecord.to_dict, s.tasks(ns)), key=str) for s in stores]
+            assert tasks[0] == tasks[1]
+            journals = [[_no_id(e) for e in s.journal(ns)] for s in stores]
+            assert journals[0] == journals[1]
+
+
+def _clock(config: Config) -> Any:
+    from mock_server.clock import ClockState
+
+    return ClockState.manual(config.clock_start)
+
+
+def _no_id(entry: dict[str, Any]) -> dict[str, Any]:
+    assert entry["request_id"]
+    return {k: v for k, v in entry.items() if k != "request_id"}
+
+
+def _body(response: Any) -> bytes:
+    """The body with this response's own request id (401s and 500s quote it) blanked out."""
+    request_id = response.headers.get("X-Oneapi-Request-Id", "")
+    return bytes(response.data).replace(request_id.encode(), b"<request id>")
+
+
+def _headers(response: Any) -> list[tuple[str, str]]:
+    out = []
+    for name, value in response.headers.to_wsgi_list():
+        if name == "X-Oneapi-Request-Id":
+            assert len(value) >= 30
+            value = "<request id>"
+        out.append((name, value))
+    return out
+
+
+@pytest.fixture
+def ids(monkeypatch: pytest.MonkeyPatch) -> _Ids:
+    made = _Ids()
+    monkeypatch.setattr("mock_server.service.new_task_id", made)
+    return made
+
+
+def _submit(twins: Twins, task_id: str, **kwargs: Any) -> None:
+    twins.ids.next = task_id
+    kwargs.setdefault("headers", KEY)
+    kwargs.setdefault("json", {"prompt": "[Verse]\nhot <path> & co", "title": "Hot"})
+    path = kwargs.pop("path", "/suno/submit/music")
+    twins.same("POST", path, fast=kwargs.pop("fast", True), **kwargs)
+
+
+def test_plain_requests_take_the_hot_path_and_answer_the_same(profile: str, ids: _Ids) -> None:
+    twins = Twins(ids, profile=profile)
+    _submit(twins, "t-1")
+    _submit(twins, "t-2", path="/suno/submit/Lyrics", json={"prompt": "words"})
+    _submit(twins, "t-3", headers={**KEY, "X-Mock-Scenario": "music_failure"})
+    _submit(twins, "t-4", headers={**KEY, "X-Mock-Namespace": "other-ns"})
+    _submit(twins, "t-5", headers={**KEY, "Content-Type": "application/json; charset=utf-8"},
+            data=json.dumps({"prompt": "p", "make_instrumental": True}), json=None)
+    for ns in ({}, {"X-Mock-Namespace": "other-ns"}):
+        for app in twins.apps():
+            app.extensions["suno_mock"].advance(7, ns.get("X-Mock-Namespace", ""))
+        for body in ({"ids": ["t-1"]}, {"ids": ["t-3", "t-1", "nope", "t-1", 5, "t-2"]},
+                     {"ids": []}, {}, {"ids": ["nope"]}, {"ids": None, "action": "MUSIC"}):
+            twins.same("POST", "/suno/fetch", json=body, headers={**KEY, **ns}, fast=True)
+        twins.same("POST", "/suno/fetch", json={"ids": ["t-1"]}, headers={**OTHER, **ns},
+                   fast=True)
+        for task_id in ("t-4",) if ns else ("t-1", "t-2", "t-5"):
+            twins.same("GET", f"/suno/fetch/{task_id}", headers={**KEY, **ns}, fast=True)
+    lowercase = twins.hot.extensions["suno_mock"].profile.lowercase_bearer
+    twins.same("POST", "/suno/fetch", json={"ids": ["t-1"]}, fast=lowercase,
+               headers={"Authorization": "bearer sk-hot-path-key"})
+    twins.same("POST", "/suno/fetch", json={"ids": ["t-1"]}, fast=True,
+               headers={"Authorization": "Bearer midjourney-proxy", "mj-api-secret": "k2"})
+    for app in twins.apps():
+        app.extensions["suno_mock"].advance(500)
+    twins.same("POST", "/suno/fetch", json={"ids": ["t-1", "t-3"]}, headers=KEY, fast=True)
+    twins.same("POST", "/suno/fetch", data=b'{"ids":["t-1"]}', headers=KEY, fast=True,
+               environ_overrides={"wsgi.input_terminated": True})
+    twins.check_state()
+
+
+def test_everything_else_goes_to_the_flask_app_and_answers_the_same(
+    profile: str, ids: _Ids
+) -> None:
+    twins = Twins(ids, profile=profile)
+    _submit(twins, "t-1")
+    cases: list[tuple[str, str, dict[str, Any]]] = [
+        ("POST", "/suno/fetch", {"data": b"{not json", "headers": KEY}),
+        ("POST", "/suno/fetch", {"json": {"ids": "t-1"}, "headers": KEY}),
+        ("POST", "/suno/fetch", {"json": {"ids": ["t-1"]}}),
+        ("POST", "/suno/fetch", {"json": {"ids": ["t-1"]}, "headers": {"Authorization": "sk-"}}),
+        ("POST", "/suno/fetch", {"json": {"ids": ["t-1"]},
+                                 "headers": {"Authorization": "Bearer ", "Accept-Language": "zh"}}),
+        ("POST", "/suno/fetch", {"json": {"ids": ["t-1"]},
+                                 "headers": {**KEY, "X-Mock-Fault": "status=429"}}),
+        ("POST", "/suno/fetch", {"data": b'{"ids":["t-1"]}', "headers": KEY,
+                                 "environ_overrides": {"CONTENT_LENGTH": "40"}}),
+        ("POST", "/suno/fetch", {"data": b'{"ids":["t-1"]}', "headers": KEY,
+                                 "environ_overrides": {"CONTENT_LENGTH": "x"}}),
+        ("POST", "/suno/fetch/", {"json": {"ids": ["t-1"]}, "headers": KEY}),
+        ("GET", "/suno/fetch/nope", {"headers": KEY}),
+        ("GET", "/suno/fetch/", {"headers": KEY}),
+        ("GET", "/suno/fetch/t-1/x", {"headers": KEY}),
+        ("GET", "/suno/fetch/t-\u00e9", {"headers": KEY}),
+        ("HEAD", "/suno/fetch/t-1", {"headers": KEY}),
+        ("GET", "/suno/fetch/t-1", {"headers": OTHER}),
+        ("POST", "/suno/submit/video", {"json": {"prompt": "x"}, "headers": KEY}),
+        ("POST", "/suno/submit/lyrics", {"json": {"title": "no prompt"}, "headers": KEY}),
+        ("POST", "/suno/submit/music", {"data": b'{"prompt":"x"}',
+                                        "headers": {**KEY, "Content-Type": "text/plain"}}),
+        ("POST", "/suno/submit/music", {"json": {"prompt": 5}, "headers": KEY}),
+        ("POST", "/suno/submit/music", {"json": {"prompt": "x"},
+                                        "headers": {**KEY, "X-Mock-Scenario": "nope"}}),
+        ("POST", "/suno/submit/music", {"json": {"prompt": "x"},
+                                        "headers": {**KEY, "X-Mock-Scenario": "lyrics_success"}}),
+        ("POST", "/suno/submit/music", {"data": b"x" * 2000, "headers": KEY}),
+        ("GET", "/suno/nothing", {"headers": KEY}),
+    ]
+    for method, path, kwargs in cases:
+        twins.ids.next = "never-used"
+        twins.same(method, path, fast=False, **kwargs)
+    twins.check_state()
+
+
+def test_a_body_over_the_limit_is_werkzeugs_413(ids: _Ids) -> None:
+    twins = Twins(ids, max_body_bytes=100)
+    too_big = twins.same("POST", "/suno/fetch", json={"ids": ["x" * 200]}, headers=KEY,
+                         fast=False)
+    assert too_big.status_code == 413
+    twins.same("POST", "/suno/fetch", json={"ids": ["x" * 20]}, headers=KEY, fast=True)
+    twins.check_state()
+
+
+def test_fault_rules_in_force_send_every_request_through_flask(ids: _Ids) -> None:
+    twins = Twins(ids)
+    _submit(twins, "t-1")
+    for app in twins.apps():
+        app.extensions["suno_mock"].faults.add({"fault": "shuffle"})
+    twins.same("POST", "/suno/fetch", json={"ids": ["t-1"]}, headers=KEY, fast=False)
+    twins.same("GET", "/suno/fetch/t-1", headers=KEY, fast=False)
+    twins.check_state()
+
+
+def test_errors_after_the_work_began_answer_as_flask_would(
+    ids: _Ids, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    twins = Twins(ids, api_keys=("sk-hot-path-key",))
+    _submit(twins, "t-1")
+    twins.same("GET", "/suno/fetch/t-1", headers=OTHER, fast=False)  # not an allowed key
+    for app in twins.apps():
+        app.extensions["suno_mock"].store.down = True
+    outage = twins.same("POST", "/suno/fetch", json={"ids": ["t-1"]}, headers=KEY, fast=True)
+    assert outage.status_code == 500
+    for app in twins.apps():
+        app.extensions["suno_mock"].store.down = False
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    for app in twins.apps():
+        monkeypatch.setattr(app.extensions["suno_mock"], "fetch_one", broken)
+    panic = twins.same("GET", "/suno/fetch/t-1", headers=KEY, fast=True)
+    assert panic.status_code == 500
+    assert b"new_api_panic" in panic.data and b"a bug" not in panic.data
+    twins.check_state()
+
+
+def test_the_hot_path_stands_aside_when_it_would_skip_something() -> None:
+    assert isinstance(create_app(Config()).wsgi_app, HotPath)
+    assert not isinstance(create_app(Config(access_log=True)).wsgi_app, HotPath)
