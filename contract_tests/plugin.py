@@ -115,9 +115,13 @@ def _register_hypothesis_profile(config: pytest.Config, target: str) -> None:
     base = settings.default
     assert base is not None  # hypothesis always has a current profile
     examples = explicit or (base.max_examples if chosen else _EXAMPLES[target])
+    # Hypothesis' own "ci" profile (picked when CI is set) derandomizes, which would make
+    # --hypothesis-seed a no-op; a seed given on the command line must choose the requests.
+    seeded = config.getoption("--hypothesis-seed", default=None) is not None
     settings.register_profile(
         HYPOTHESIS_PROFILE,
         parent=base,
+        derandomize=False if seeded else base.derandomize,
         max_examples=max(1, examples),
         deadline=None,  # a live gateway's latency is not the code under test
         # The explain phase re-runs a failure hundreds of times: minutes of requests to live.
