@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
-from ._resources import fixtures_dir
 
 __all__ = ["FixtureError", "load_json_file", "validate_file"]
 
@@ -68,8 +65,3 @@ def validate_file(path: Path) -> list[str]:
     except FixtureError as exc:
         return [str(exc)]
     return []
-
-
-def bundled_files() -> Iterable[Path]:
-    root = fixtures_dir()
-    return sorted(p for p in root.rglob("*.json"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import uuid
 import zlib
 from collections.abc import Mapping
@@ -172,8 +173,6 @@ def _lyrics(record: TaskRecord, step: Step, inputs: dict[str, Any]) -> Any:
 
 
 def _iso(ts: float) -> str:
-    import datetime as _dt
-
     moment = _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 

@@ -21,7 +21,6 @@ __all__ = [
     "KINDS",
     "PROFILE_KINDS",
     "Violation",
-    "check",
     "explained_errors",
     "resolved_schema",
     "validate",
@@ -200,10 +199,3 @@ def validate(
     """Every violation of ``kind``'s schema by ``payload``, sorted by path; [] when valid."""
     found = _flatten(explained_errors(payload, kind, profile, strict=strict))
     return sorted(set(found), key=lambda v: (v.path, v.message))
-
-
-def check(payload: Any, kind: str, profile: str | None = None, *, strict: bool = False) -> None:
-    """Raise ``ValueError`` listing every violation, or return quietly."""
-    problems = validate(payload, kind, profile, strict=strict)
-    if problems:
-        raise ValueError(f"invalid {kind}:\n" + "\n".join(f"  {p}" for p in problems))

@@ -17,16 +17,22 @@ from tests.conftest import ROOT, free_port
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """A new venv holding only the built wheel and its dependencies."""
+def wheel(tmp_path_factory) -> Path:
+    """The project built once as a wheel, as `pip install .` builds it."""
     work = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work), str(ROOT)],
         check=True,
         timeout=300,
     )
-    (wheel,) = work.glob("suno_contract_kit-*.whl")
-    env_dir = work / "venv"
+    (built,) = work.glob("suno_contract_kit-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """A new venv holding only the built wheel and its dependencies."""
+    env_dir = tmp_path_factory.mktemp("venv")
     venv.EnvBuilder(with_pip=True).create(env_dir)
     subprocess.run(
         [env_dir / "bin" / "python", "-m", "pip", "install", "-q", str(wheel)],
@@ -36,13 +42,7 @@ def installed(tmp_path_factory) -> Path:
     return env_dir
 
 
-def test_wheel_ships_schemas_and_fixtures_not_top_level_data_packages(tmp_path):
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
-        check=True,
-        timeout=300,
-    )
-    (wheel,) = tmp_path.glob("*.whl")
+def test_wheel_ships_schemas_and_fixtures_not_top_level_data_packages(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "mock_server/_data/schemas/task-elkapi.schema.json" in names
     assert "mock_server/_data/fixtures/scenarios/music_success.json" in names
