@@ -14,18 +14,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from io import BytesIO
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, g
 from werkzeug.datastructures import EnvironHeaders
 
+from ._cache import BoundedCache
 from ._rendered import success_body
 from .app import _FETCH_FIELDS, _FETCH_GO_TYPE, _SUBMIT_FIELDS, SCENARIO_HEADER, api_key_of
 from .config import Config
 from .gobind import BindError, bind_object
 from .ids import new_request_id
 from .service import MockService, owner_of
-from .store import StoreUnavailable
+from .store import Settings, SettingsChanged, StoreUnavailable, TaskRecord
 
 __all__ = ["HotPath", "install_hot_path"]
 
@@ -37,6 +38,9 @@ _FETCH_PREFIX = "/suno/fetch/"
 _SUBMIT_PREFIX = "/suno/submit/"
 _SCENARIO_ENVIRON = "HTTP_" + SCENARIO_HEADER.upper().replace("-", "_")
 # The app-wide hooks whose work this layer does itself (or, for faults, checks is a no-op).
+_HOT_ONLY = ("now", "settings")  # what ``seen`` holds that the Flask route does not put in g
+_ATTEMPTS = 3
+T = TypeVar("T")
 _KNOWN_HOOKS = {"before": {"_start", "_faults_before"}, "after": {"_finish", "_faults_after"}}
 
 
@@ -86,6 +90,9 @@ class HotPath:
         self.profile = service.profile
         self.limit = config.max_body_bytes
         self.allowed_owners = {owner_of(k) for k in config.api_keys}
+        self.base_faults = service.faults.base
+        # Per namespace; bounded, since a client names namespaces (X-Mock-Namespace).
+        self._settings: BoundedCache[str, Settings] = BoundedCache(1024)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -98,8 +105,12 @@ class HotPath:
         request_id = new_request_id(self.profile.request_id_style)
         seen: dict[str, Any] = {"request_id": request_id}  # what the Flask route puts in g
         try:
-            if self.service.faults.rules(ns):
-                return self.flask_wsgi(environ, start_response)
+            settings = self._settings.get(ns)
+            if settings is None or self._faulty(settings):  # rules may have gone since: re-read
+                settings = self._read_settings(ns)
+                if self._faulty(settings):
+                    return self.flask_wsgi(environ, start_response)
+            seen["settings"] = settings
             owner = seen["owner"] = self._owner(environ)
             if owner is None:
                 return self.flask_wsgi(environ, start_response)
@@ -108,25 +119,49 @@ class HotPath:
             return self._fail(environ, start_response, exc, seen)
         if answer is None:
             return self.flask_wsgi(environ, start_response)
-        try:
-            self.service.store.journal_append(
-                ns,
-                {
-                    "time": seen["now"],  # read once: a round trip on a shared store
-                    "method": method,
-                    "path": path,
-                    "status": 200,
-                    "owner": owner,
-                    "request_id": request_id,
-                    "body": seen.get("journal_body"),
-                    "faults": None,
-                },
-            )
-        except StoreUnavailable:
-            # The journal is diagnostics: a store outage must not turn the answer into a panic.
-            log.warning("journal entry lost: store unavailable")
         start_response("200 OK", [*answer.headers, ("X-Oneapi-Request-Id", request_id)])
         return [answer.body]
+
+    def _read_settings(self, ns: str) -> Settings:
+        return self._settings.put(ns, self.service.store.settings(ns))
+
+    def _faulty(self, settings: Settings) -> bool:
+        """Whether fault rules are in force (the Flask path applies them)."""
+        return bool(self.base_faults if settings.faults is None else settings.faults)
+
+    def _with_settings(
+        self,
+        ns: str,
+        request: tuple[str, str],
+        seen: dict[str, Any],
+        work: Callable[[dict[str, Any], str], T],
+    ) -> T | None:
+        """``work(journal entry, settings token)`` on settings as fresh as the store's.
+
+        The clock and fault rules are kept per process (reading them was two of a request's
+        four store round trips); the store refuses a stale token, and then they are read again.
+        None: fault rules came into force, or the settings keep changing: the Flask path answers.
+        """
+        for _ in range(_ATTEMPTS):
+            settings: Settings = seen["settings"]
+            now = seen["now"] = settings.clock.now()
+            entry = {
+                "time": now,
+                "method": request[0],
+                "path": request[1],
+                "status": 200,
+                "owner": seen["owner"],
+                "request_id": seen["request_id"],
+                "body": seen.get("journal_body"),
+                "faults": None,
+            }
+            try:
+                return work(entry, settings.token)
+            except SettingsChanged:
+                settings = seen["settings"] = self._read_settings(ns)
+                if self._faulty(settings):
+                    break
+        return None
 
     def _owner(self, environ: Environ) -> str | None:
         key = api_key_of(EnvironHeaders(environ), self.profile.lowercase_bearer)
@@ -138,14 +173,21 @@ class HotPath:
     def _route(
         self, environ: Environ, method: str, path: str, owner: str, ns: str, seen: dict[str, Any]
     ) -> _Answer | None:
+        store = self.service.store
         if method == "GET":
             task_id = path[len(_FETCH_PREFIX) :] if path.startswith(_FETCH_PREFIX) else ""
             if not task_id or "/" in task_id:
                 return None
-            now = seen["now"] = self.service.now(ns)
-            task = self.service.fetch_one(owner, task_id, ns, now=now)
-            # No such task: nothing was polled, and the Flask route writes task_not_exist.
-            return None if task is None else self._json(success_body(task))
+
+            def poll_one(entry: dict[str, Any], token: str) -> list[TaskRecord]:
+                return store.poll(ns, owner, [task_id], journal=entry, token=token)
+
+            records = self._with_settings(ns, (method, path), seen, poll_one)
+            # No such task: nothing was polled or written, and the Flask route answers
+            # task_not_exist (and journals it).
+            if not records:
+                return None
+            return self._json(success_body(self.service.render(records[0], ns, None, seen["now"])))
         if path == "/suno/fetch":
             return self._fetch(environ, owner, ns, seen)
         if path.startswith(_SUBMIT_PREFIX):
@@ -173,9 +215,25 @@ class HotPath:
             environ["wsgi.input"] = BytesIO(body)
             return None
         ids = fields.get("ids") or []
-        now = seen["now"] = self.service.now(ns)
-        answer = self.service.fetch_body(owner, ids, ns, now) if ids else success_body([])
-        return self._json(answer)
+        wanted = self.service.wanted(ids)
+        store = self.service.store
+
+        def poll(entry: dict[str, Any], token: str) -> list[TaskRecord]:
+            records = store.poll(ns, owner, wanted, journal=entry, token=token)
+            if not records:  # nothing polled, so nothing journaled yet
+                try:
+                    store.journal_append(ns, entry)
+                except StoreUnavailable:
+                    # The journal is diagnostics: an outage must not turn the answer into a 500.
+                    log.warning("journal entry lost: store unavailable")
+            return records
+
+        records = self._with_settings(ns, ("POST", "/suno/fetch"), seen, poll)
+        if records is None:
+            environ["wsgi.input"] = BytesIO(body)
+            return None
+        now = seen["now"]
+        return self._json(self.service.batch_body(records, ns, now) if ids else success_body([]))
 
     def _submit(
         self, environ: Environ, action: str, owner: str, ns: str, seen: dict[str, Any]
@@ -196,8 +254,17 @@ class HotPath:
         except (BindError, KeyError, ValueError):
             environ["wsgi.input"] = BytesIO(body)
             return None
-        now = seen["now"] = self.service.now(ns)
-        task_id = self.service.submit(owner, action, fields, scenario, ns=ns, now=now)
+
+        def add(entry: dict[str, Any], token: str) -> str:
+            return self.service.submit(
+                owner, action, fields, scenario, ns=ns, now=entry["time"], journal=entry,
+                token=token,
+            )
+
+        task_id = self._with_settings(ns, ("POST", environ["PATH_INFO"]), seen, add)
+        if task_id is None:
+            environ["wsgi.input"] = BytesIO(body)
+            return None
         headers = [("Content-Type", self.profile.submit_content_type)]
         answer = success_body(task_id)
         headers.append(("Content-Length", str(len(answer))))
@@ -216,7 +283,7 @@ class HotPath:
         its error handler, then its after-request hooks (the journal) with what the route had
         put in ``g`` by then."""
         with self.app.request_context(environ):
-            vars(g).update((k, v) for k, v in seen.items() if k != "now")
+            vars(g).update((k, v) for k, v in seen.items() if k not in _HOT_ONLY)
             response = self.app.finalize_request(self.app.handle_user_exception(exc))
             return response(environ, start_response)
 

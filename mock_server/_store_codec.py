@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ._cache import BoundedCache
 from .store import TaskRecord
 
 __all__ = ["dumps", "facts_of", "record_from"]
@@ -25,8 +26,20 @@ def facts_of(record: TaskRecord) -> str:
     return dumps(raw)
 
 
+# Facts never change after submit, and every poll reads them back: decode each text once per
+# process (a 50-id fetch decoded 50 JSON texts per request). Records share the decoded values
+# and treat them as read-only, as records from the memory store do.
+_DECODED: BoundedCache[str | bytes, dict[str, Any]] = BoundedCache(16384)
+
+
 def record_from(facts: str | bytes, polls: int | str | bytes, forced: Any) -> TaskRecord:
-    raw = json.loads(facts)
-    raw["polls"] = int(polls)
-    raw["forced_step"] = None if forced in (None, "", b"") else int(forced)
-    return TaskRecord.from_dict(raw)
+    raw = _DECODED.get(facts)
+    if raw is None:
+        raw = _DECODED.put(facts, json.loads(facts))
+        TaskRecord.from_dict({**raw, "polls": 0})  # the fields are checked once, on first read
+    record = object.__new__(TaskRecord)
+    fields = record.__dict__
+    fields.update(raw)
+    fields["polls"] = int(polls)
+    fields["forced_step"] = None if forced in (None, "", b"") else int(forced)
+    return record

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -19,22 +21,48 @@ from redis.retry import Retry
 
 from ._store_codec import dumps, facts_of, record_from
 from .clock import ClockState
-from .store import StoreUnavailable, TaskRecord
+from .store import Settings, SettingsChanged, StoreUnavailable, TaskRecord
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
 
 DEFAULT_PREFIX = "suno-mock"
 
-_POLL = """
+# A request's store work is one script, so one round trip: the settings token check
+# (ARGV[token] = '' skips it), the work, and the journal entry (ARGV[entry] = '' for none).
+_CHECK = """
+if ARGV[1] ~= '' and (redis.call('HGET', KEYS[1], 'token') or '0') ~= ARGV[1] then
+  return -1
+end
+local function log(entry)
+  if entry ~= '' then
+    redis.call('RPUSH', KEYS[2], entry)
+    redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+  end
+end
+"""
+# KEYS: space, journal, task...; ARGV: token, entry, journal size, owner
+_POLL = _CHECK + """
 local out = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('HGET', key, 'owner') == ARGV[1] then
+for i = 3, #KEYS do
+  local key = KEYS[i]
+  if redis.call('HGET', key, 'owner') == ARGV[4] then
     local polls = redis.call('HINCRBY', key, 'polls', 1)
     local row = redis.call('HMGET', key, 'facts', 'forced')
     out[#out + 1] = {i, row[1], polls, row[2]}
   end
 end
+if #out > 0 then log(ARGV[2]) end
 return out
+"""
+# KEYS: space, journal, index, task; ARGV: token, entry, journal size, task id, owner,
+# facts before the seq, facts after it, polls, forced step
+_ADD = _CHECK + """
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local facts = ARGV[6] .. seq .. ARGV[7]
+redis.call('HSET', KEYS[4], 'owner', ARGV[5], 'facts', facts, 'polls', ARGV[8], 'forced', ARGV[9])
+redis.call('ZADD', KEYS[3], seq, ARGV[4])
+log(ARGV[2])
+return seq
 """
 _FORCE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
@@ -45,6 +73,7 @@ _RESET = """
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 for _, id in ipairs(ids) do redis.call('DEL', ARGV[1] .. id) end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('HSET', KEYS[2], 'token', ARGV[2])
 return #ids
 """
 
@@ -104,6 +133,7 @@ class RedisStore:
             retry=Retry(NoBackoff(), 1),
         )
         self._poll = self._redis.register_script(_POLL)
+        self._add = self._redis.register_script(_ADD)
         self._force = self._redis.register_script(_FORCE)
         self._reset = self._redis.register_script(_RESET)
 
@@ -132,6 +162,39 @@ class RedisStore:
         return int(self._redis.hincrby(self._keys(ns).space, "seq", 1))
 
     @_unavailable
+    def add(
+        self,
+        ns: str,
+        record: TaskRecord,
+        *,
+        journal: dict[str, Any] | None = None,
+        token: str | None = None,
+    ) -> TaskRecord:
+        keys = self._keys(ns)
+        # The script assigns the seq, which sits inside the facts text: send the text around it.
+        head, mark, tail = facts_of(replace(record, seq=0)).partition('"seq":0')
+        assert mark, "facts without a seq"
+        seq = self._add(
+            keys=[keys.space, keys.journal, keys.index, keys.task(record.task_id)],
+            args=[
+                *self._common(journal, token),
+                record.task_id,
+                record.owner,
+                head + '"seq":',
+                tail,
+                record.polls,
+                "" if record.forced_step is None else record.forced_step,
+            ],
+        )
+        if seq == -1:
+            raise SettingsChanged("redis store")
+        return replace(record, seq=int(seq))
+
+    def _common(self, journal: dict[str, Any] | None, token: str | None) -> list[Any]:
+        entry = "" if journal is None or self._journal_size <= 0 else dumps(journal)
+        return ["" if token is None else token, entry, max(self._journal_size, 1)]
+
+    @_unavailable
     def get(self, ns: str, owner: str, task_id: str) -> TaskRecord | None:
         row = self._redis.hmget(self._keys(ns).task(task_id), ["owner", "facts", "polls", "forced"])
         if row[0] != owner or row[1] is None:
@@ -145,12 +208,25 @@ class RedisStore:
         return None if row[0] is None else record_from(row[0], row[1] or 0, row[2])
 
     @_unavailable
-    def poll(self, ns: str, owner: str, task_ids: Iterable[str]) -> list[TaskRecord]:
+    def poll(
+        self,
+        ns: str,
+        owner: str,
+        task_ids: Iterable[str],
+        *,
+        journal: dict[str, Any] | None = None,
+        token: str | None = None,
+    ) -> list[TaskRecord]:
         wanted = list(dict.fromkeys(task_ids))
-        if not wanted:
+        if not wanted and token is None:
             return []
         keys = self._keys(ns)
-        rows = self._poll(keys=[keys.task(t) for t in wanted], args=[owner])
+        rows = self._poll(
+            keys=[keys.space, keys.journal, *(keys.task(t) for t in wanted)],
+            args=[*self._common(journal, token), owner],
+        )
+        if rows == -1:
+            raise SettingsChanged("redis store")
         return [record_from(facts, polls, forced) for _i, facts, polls, forced in rows]
 
     @_unavailable
@@ -167,6 +243,26 @@ class RedisStore:
             pipe.hmget(keys.task(task_id), ["facts", "polls", "forced"])
         return [record_from(*row) for row in pipe.execute() if row[0] is not None]
 
+    # settings ----------------------------------------------------------------
+    @_unavailable
+    def settings(self, ns: str) -> Settings:
+        space = self._keys(ns).space
+        token, clock, rules = self._redis.hmget(space, ["token", "clock", "faults"])
+        if clock is None:  # a new namespace: start its clock, then read all three again
+            self.clock(ns)
+            token, clock, rules = self._redis.hmget(space, ["token", "clock", "faults"])
+        return Settings(
+            str(token or "0"),
+            ClockState.from_dict(json.loads(str(clock))),
+            None if rules is None else list(json.loads(rules)),
+        )
+
+    def _change(self, ns: str, field: str, value: str) -> None:
+        """Set a settings field and a token never seen before, together."""
+        self._redis.hset(
+            self._keys(ns).space, mapping={field: value, "token": os.urandom(8).hex()}
+        )
+
     # clock -------------------------------------------------------------------
     @_unavailable
     def clock(self, ns: str) -> ClockState:
@@ -182,7 +278,7 @@ class RedisStore:
 
     @_unavailable
     def set_clock(self, ns: str, state: ClockState) -> None:
-        self._redis.hset(self._keys(ns).space, "clock", dumps(state.to_dict()))
+        self._change(ns, "clock", dumps(state.to_dict()))
 
     # journal -----------------------------------------------------------------
     @_unavailable
@@ -207,7 +303,7 @@ class RedisStore:
 
     @_unavailable
     def put_faults(self, ns: str, rules: list[dict[str, Any]]) -> None:
-        self._redis.hset(self._keys(ns).space, "faults", dumps(rules))
+        self._change(ns, "faults", dumps(rules))
 
     @_unavailable
     def fault_counter(self, ns: str, key: str, delta: int = 1) -> int:
@@ -218,7 +314,8 @@ class RedisStore:
     def reset(self, ns: str) -> None:
         keys = self._keys(ns)
         self._reset(
-            keys=[keys.index, keys.space, keys.journal, keys.counters], args=[keys.task_prefix]
+            keys=[keys.index, keys.space, keys.journal, keys.counters],
+            args=[keys.task_prefix, os.urandom(8).hex()],
         )
 
     def ping(self) -> bool:

@@ -123,7 +123,10 @@ class MockService:
         inline: Mapping[str, Any] | None = None,
         elapsed: float = 0.0,
         now: float | None = None,
+        journal: dict[str, Any] | None = None,
+        token: str | None = None,
     ) -> str:
+        """A new task's id. ``journal`` and ``token``: as for ``Store.add``."""
         task_id = new_task_id(self.profile.id_format)
         kept = {k: request[k] for k in SUBMIT_FIELDS if k in request}
         record = TaskRecord(
@@ -132,11 +135,11 @@ class MockService:
             action=action,
             scenario=scenario.name,
             submit_time=(self.now(ns) if now is None else now) - elapsed,
-            seq=self.store.next_seq(ns),
+            seq=0,  # the store numbers it
             request=kept,
             inline_scenario=dict(inline) if inline is not None else None,
         )
-        self.store.insert(ns, record)
+        self.store.add(ns, record, journal=journal, token=token)
         return task_id
 
     def state(
@@ -181,7 +184,7 @@ class MockService:
         less on a shared store).
         """
         asked = [i for i in ids if isinstance(i, str)]
-        wanted = sorted(set(asked))
+        wanted = self.wanted(asked)
         if faults is not None:  # fault hook: tasks not inserted yet are not polled
             wanted = faults.visible(wanted, lambda i: self.store.get(ns, owner, i), self.now(ns))
         records = self.store.poll(ns, owner, wanted)
@@ -196,17 +199,18 @@ class MockService:
             tasks = faults.arrange(asked, tasks)
         return tasks or None
 
-    def fetch_body(
-        self, owner: str, ids: Iterable[Any], ns: str = "", now: float | None = None
-    ) -> bytes:
-        """``success_body(fetch(owner, ids, ns))`` with no faults, without the task dicts.
+    @staticmethod
+    def wanted(ids: Iterable[Any]) -> list[str]:
+        """The ids a batch fetch looks up: the strings, once each, in order."""
+        return sorted({i for i in ids if isinstance(i, str)})
+
+    def batch_body(self, records: list[TaskRecord], ns: str, now: float) -> bytes:
+        """``success_body`` of the polled ``records`` with no faults, without the task dicts.
 
         The hot path's batch answer (bench/: a 50-id fetch is per-task work).
         """
-        records = self.store.poll(ns, owner, sorted({i for i in ids if isinstance(i, str)}))
         if not records:
             return success_body(None)
-        now = self.now(ns) if now is None else now
         return batch_body(self.rendered.bodies(ns, records, now, self.scenario_for, self.states))
 
     def fetch_one(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from collections.abc import Iterable
@@ -10,7 +11,14 @@ from typing import Any, Protocol
 
 from .clock import ClockState
 
-__all__ = ["MemoryStore", "Store", "StoreUnavailable", "TaskRecord"]
+__all__ = [
+    "MemoryStore",
+    "Settings",
+    "SettingsChanged",
+    "Store",
+    "StoreUnavailable",
+    "TaskRecord",
+]
 
 
 class StoreUnavailable(Exception):
@@ -18,6 +26,24 @@ class StoreUnavailable(Exception):
 
     The message names the backend and the cause, never a URL (it may hold a password).
     """
+
+
+class SettingsChanged(Exception):
+    """A namespace's clock or fault rules changed since the caller read them: nothing was done."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a request needs before it touches a task: the clock and the stored fault rules.
+
+    They change only through admin calls, so a server keeps them per process and hands
+    ``token`` to ``poll``/``add``, which refuse (SettingsChanged) instead of acting on stale
+    ones. The token is opaque and never repeats, not even after a reset.
+    """
+
+    token: str
+    clock: ClockState
+    faults: list[dict[str, Any]] | None
 
 
 @dataclass(frozen=True)
@@ -59,9 +85,36 @@ class Store(Protocol):
 
     def insert(self, ns: str, record: TaskRecord) -> None: ...
     def next_seq(self, ns: str) -> int: ...
+    def add(
+        self,
+        ns: str,
+        record: TaskRecord,
+        *,
+        journal: dict[str, Any] | None = None,
+        token: str | None = None,
+    ) -> TaskRecord:
+        """Insert ``record`` with the namespace's next seq, and ``journal``, as one step."""
+        ...
+
     def get(self, ns: str, owner: str, task_id: str) -> TaskRecord | None: ...
     def find(self, ns: str, task_id: str) -> TaskRecord | None: ...
-    def poll(self, ns: str, owner: str, task_ids: Iterable[str]) -> list[TaskRecord]: ...
+    def poll(
+        self,
+        ns: str,
+        owner: str,
+        task_ids: Iterable[str],
+        *,
+        journal: dict[str, Any] | None = None,
+        token: str | None = None,
+    ) -> list[TaskRecord]:
+        """Count a poll of the owner's tasks among ``task_ids`` and return them.
+
+        ``journal`` is appended in the same step when a task was found. With ``token`` (from
+        ``settings``) nothing is done if the settings changed since: SettingsChanged.
+        """
+        ...
+
+    def settings(self, ns: str) -> Settings: ...
     def force_step(self, ns: str, task_id: str, step: int | None) -> TaskRecord | None: ...
     def tasks(self, ns: str) -> list[TaskRecord]: ...
     def clock(self, ns: str) -> ClockState: ...
@@ -77,6 +130,9 @@ class Store(Protocol):
     def fault_counter(self, ns: str, key: str, delta: int = 1) -> int: ...
 
 
+_TOKENS = map(str, itertools.count(1))  # next() on it is atomic under the GIL
+
+
 class _Space:
     def __init__(self, clock: ClockState, journal_size: int) -> None:
         self.tasks: dict[str, TaskRecord] = {}
@@ -85,6 +141,11 @@ class _Space:
         self.journal: deque[dict[str, Any]] = deque(maxlen=journal_size)
         self.faults: list[dict[str, Any]] | None = None
         self.counters: dict[str, int] = {}
+        self.token = next(_TOKENS)
+
+    def changed(self) -> None:
+        self.token = next(_TOKENS)
+
 
 
 class MemoryStore:
@@ -112,20 +173,57 @@ class MemoryStore:
             space.seq += 1
             return space.seq
 
+    def add(
+        self,
+        ns: str,
+        record: TaskRecord,
+        *,
+        journal: dict[str, Any] | None = None,
+        token: str | None = None,
+    ) -> TaskRecord:
+        with self._lock:
+            space = self._space(ns)
+            if token is not None and token != space.token:
+                raise SettingsChanged(ns)
+            space.seq += 1
+            record = space.tasks[record.task_id] = replace(record, seq=space.seq)
+            if journal is not None:
+                space.journal.append(journal)
+        return record
+
     def get(self, ns: str, owner: str, task_id: str) -> TaskRecord | None:
         record = self._space(ns).tasks.get(task_id)
         return record if record is not None and record.owner == owner else None
 
-    def poll(self, ns: str, owner: str, task_ids: Iterable[str]) -> list[TaskRecord]:
+    def poll(
+        self,
+        ns: str,
+        owner: str,
+        task_ids: Iterable[str],
+        *,
+        journal: dict[str, Any] | None = None,
+        token: str | None = None,
+    ) -> list[TaskRecord]:
         out = []
         with self._lock:
-            tasks = self._space(ns).tasks
+            space = self._space(ns)
+            if token is not None and token != space.token:
+                raise SettingsChanged(ns)
+            tasks = space.tasks
             for task_id in task_ids:
                 record = tasks.get(task_id)
                 if record is not None and record.owner == owner:
                     record = tasks[task_id] = record.polled()
                     out.append(record)
+            if out and journal is not None:
+                space.journal.append(journal)
         return out
+
+    def settings(self, ns: str) -> Settings:
+        with self._lock:
+            space = self._space(ns)
+            faults = None if space.faults is None else list(space.faults)
+            return Settings(space.token, space.clock, faults)
 
     def force_step(self, ns: str, task_id: str, step: int | None) -> TaskRecord | None:
         with self._lock:
@@ -149,7 +247,9 @@ class MemoryStore:
 
     def set_clock(self, ns: str, state: ClockState) -> None:
         with self._lock:
-            self._space(ns).clock = state
+            space = self._space(ns)
+            space.clock = state
+            space.changed()
 
     def journal_append(self, ns: str, entry: dict[str, Any]) -> None:
         self._space(ns).journal.append(entry)
@@ -175,7 +275,9 @@ class MemoryStore:
 
     def put_faults(self, ns: str, rules: list[dict[str, Any]]) -> None:
         with self._lock:
-            self._space(ns).faults = list(rules)
+            space = self._space(ns)
+            space.faults = list(rules)
+            space.changed()
 
     def fault_counter(self, ns: str, key: str, delta: int = 1) -> int:
         with self._lock:

@@ -36,10 +36,10 @@ class _Ids:
 class _FlakyStore(MemoryStore):
     down = False
 
-    def poll(self, ns: str, owner: str, task_ids: Any) -> list[TaskRecord]:
+    def poll(self, ns: str, owner: str, task_ids: Any, **kwargs: Any) -> list[TaskRecord]:
         if self.down:
             raise StoreUnavailable("memory store: down for the test")
-        return super().poll(ns, owner, task_ids)
+        return super().poll(ns, owner, task_ids, **kwargs)
 
 
 class Twins:
@@ -237,12 +237,23 @@ def test_errors_after_the_work_began_answer_as_flask_would(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("a bug")
 
+    twins.check_state()
     for app in twins.apps():
-        monkeypatch.setattr(app.extensions["suno_mock"], "fetch_one", broken)
+        monkeypatch.setattr(app.extensions["suno_mock"], "render", broken)
     panic = twins.same("GET", "/suno/fetch/t-1", headers=KEY, fast=True)
     assert panic.status_code == 500
     assert b"new_api_panic" in panic.data and b"a bug" not in panic.data
-    twins.check_state()
+    # The poll counted in both. The hot path wrote its journal entry with the poll, before the
+    # bug struck, so its journal also holds that 200 entry just before the 500 one.
+    hot, ref = ([_no_id(e) for e in app.extensions["suno_mock"].store.journal("")]
+                for app in twins.apps())
+    assert [(e["path"], e["status"]) for e in hot[-2:]] == [
+        ("/suno/fetch/t-1", 200),
+        ("/suno/fetch/t-1", 500),
+    ]
+    assert hot[:-2] + hot[-1:] == ref
+    hot_tasks, ref_tasks = (app.extensions["suno_mock"].store.tasks("") for app in twins.apps())
+    assert hot_tasks == ref_tasks
 
 
 def test_the_hot_path_stands_aside_when_it_would_skip_something() -> None:

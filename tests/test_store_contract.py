@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mock_server.clock import ClockState
-from mock_server.store import Store, TaskRecord
+from mock_server.store import SettingsChanged, Store, TaskRecord
 from mock_server.stores import open_store
 from tests._servers import RedisServer, redis_server
 
@@ -157,6 +157,97 @@ def test_namespaces_never_see_each_other(store: Store, ns: str) -> None:
             assert store.get(other, "o_alice", "same-id") is None
             assert store.poll(other, "o_alice", ["same-id"]) == []
     assert store.get(ns, "o_alice", "same-id") is not None
+
+
+# --- add, settings tokens, journal with the work ------------------------------------------------
+
+
+@all_backends
+def test_add_numbers_tasks_and_journals_with_them(store: Store) -> None:
+    first = store.add("a", record("t1", seq=0), journal={"i": 1})
+    second = store.add("a", record("t2", seq=0, owner="o_bob"))
+    assert (first.seq, second.seq, store.add("b", record("t1", seq=0)).seq) == (1, 2, 1)
+    assert first == TaskRecord(**{**record("t1").to_dict(), "seq": 1})
+    assert store.get("a", "o_alice", "t1") == first
+    assert [r.task_id for r in store.tasks("a")] == ["t1", "t2"]
+    assert store.journal("a") == [{"i": 1}]  # only the add that brought an entry wrote one
+    assert store.next_seq("a") == 3
+
+
+@all_backends
+def test_a_poll_journals_only_when_it_found_a_task(store: Store) -> None:
+    store.add("", record("t1", seq=0))
+    assert store.poll("", "o_alice", ["nope"], journal={"i": 1}) == []
+    assert store.poll("", "o_bob", ["t1"], journal={"i": 2}) == []
+    assert [r.polls for r in store.poll("", "o_alice", ["t1"], journal={"i": 3})] == [1]
+    assert store.journal("") == [{"i": 3}]
+
+
+@all_backends
+def test_settings_hold_clock_and_rules_under_a_token_that_changes_with_them(store: Store) -> None:
+    first = store.settings("a")
+    assert first.clock == store.clock("a") and first.faults is None
+    assert store.settings("a").token == first.token  # reading changes nothing
+    store.add("a", record("t0", seq=0))
+    store.poll("a", "o_alice", ["t0"])
+    store.journal_append("a", {"i": 0})
+    store.fault_counter("a", "k")
+    assert store.settings("a").token == first.token  # nor does task, journal or counter work
+    tokens = {first.token}
+    store.set_clock("a", first.clock.set_to(7_000.0))
+    moved = store.settings("a")
+    assert moved.clock.now() == 7_000.0
+    tokens.add(moved.token)
+    store.put_faults("a", [{"uid": "r"}])
+    ruled = store.settings("a")
+    assert ruled.faults == [{"uid": "r"}]
+    tokens.add(ruled.token)
+    store.reset("a")
+    after_reset = store.settings("a")
+    assert after_reset.faults is None and after_reset.clock.now() == 1_000.0
+    tokens.add(after_reset.token)
+    assert len(tokens) == 4  # never the same twice, not even after a reset
+
+
+@all_backends
+def test_a_stale_token_is_refused_and_nothing_is_done(store: Store) -> None:
+    store.add("", record("t1", seq=0))
+    token = store.settings("").token
+    assert len(store.poll("", "o_alice", ["t1"], journal={"i": 1}, token=token)) == 1
+    store.add("", record("t2", seq=0), journal={"i": 2}, token=token)
+    store.set_clock("", store.clock("").set_to(2_000.0))  # an admin call moves the clock
+    with pytest.raises(SettingsChanged):
+        store.poll("", "o_alice", ["t1"], journal={"i": 3}, token=token)
+    with pytest.raises(SettingsChanged):
+        store.add("", record("t3", seq=0), journal={"i": 4}, token=token)
+    assert [(r.task_id, r.polls) for r in store.tasks("")] == [("t1", 1), ("t2", 0)]
+    assert store.journal("") == [{"i": 1}, {"i": 2}]
+    fresh = store.settings("").token
+    assert [r.polls for r in store.poll("", "o_alice", ["t1"], token=fresh)] == [2]
+
+
+def _change_clock(url: str) -> None:
+    store = open_store(url, manual_clock, JOURNAL)
+    try:
+        store.set_clock("", store.clock("").set_to(3_000.0))
+    finally:
+        store.close()
+
+
+@shared_backends
+def test_a_settings_change_in_another_process_voids_this_ones_token(
+    store: Store, store_url: str
+) -> None:
+    store.add("", record("t1", seq=0))
+    token = store.settings("").token
+    ctx = multiprocessing.get_context("fork")
+    proc = ctx.Process(target=_change_clock, args=(store_url,))
+    proc.start()
+    proc.join(timeout=30)
+    assert proc.exitcode == 0
+    with pytest.raises(SettingsChanged):
+        store.poll("", "o_alice", ["t1"], token=token)
+    assert store.settings("").clock.now() == 3_000.0
 
 
 # --- clock -------------------------------------------------------------------------------------
