@@ -1,10 +1,11 @@
 """Benchmark the fake against a bare Flask baseline on the same WSGI server, in the same run.
 
-    python bench/run.py            # full run (about 10 minutes); updates bench/RESULTS.md
+    python bench/run.py            # full run (about 11 minutes); updates bench/RESULTS.md
     python bench/run.py --smoke    # seconds: proves the harness works, never a verdict on speed
 
-For each setup (the default ``suno-mock serve``, the SQLite store, the Redis store when a
-``redis-server`` binary is there), every load measurement runs twice: against the fake, then
+For each setup (the default ``suno-mock serve``; the SQLite store as ``--store`` alone gives
+it, with ``--threads 1`` and with 2 workers; the Redis store when a ``redis-server`` binary is
+there), every load measurement runs twice: against the fake, then
 against ``bench/baseline_app.py`` (fixed bytes of the fake's response size) started with the same
 serve flags. Load comes from wrk (installed from Debian when missing and running as root),
 -t2 -c32, on 127.0.0.1 only. Exit status: 0 when the harness ran and every response was a
@@ -37,7 +38,7 @@ from _procs import PYTHON, ServerProc, free_port, probe, started  # noqa: E402
 from _report import Row, command_line, machine, render, write_results  # noqa: E402
 from baseline_app import make_app  # noqa: E402
 
-ALL_SETUPS = "default,sqlite,redis"
+ALL_SETUPS = "default,sqlite,sqlite-1t,sqlite-2w,redis"
 KEY = "bench-key"
 SEED_KEY = "bench-seed-key"
 SUBMIT_BODY = b'{"prompt":"[Verse]\\nbench","mv":"chirp-v3-5","title":"Bench"}'
@@ -389,7 +390,13 @@ def run(opts: Options) -> tuple[list[Row], list[tuple[str, str]], list[str], Fai
     with contextlib.ExitStack() as stack:
         setups = {"default": Setup("default serve (no flags)", lambda _state: [])}
         if has_store_flag:
-            setups["sqlite"] = Setup("sqlite, 2 workers", lambda state: [
+            # The SQLite store as `--store` alone gives it (1 worker, 4 threads), with one
+            # request thread (its fastest), and with two workers sharing the file.
+            setups["sqlite"] = Setup("sqlite (--store only)", lambda state: [
+                "--store", f"sqlite:///{state}.db"])
+            setups["sqlite-1t"] = Setup("sqlite, --threads 1", lambda state: [
+                "--threads", "1", "--store", f"sqlite:///{state}.db"])
+            setups["sqlite-2w"] = Setup("sqlite, 2 workers", lambda state: [
                 "--workers", "2", "--store", f"sqlite:///{state}.db"])
             redis = _redis_setup(opts, stack) if "redis" in opts.setups else None
             if redis:
@@ -437,7 +444,7 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
                         help="alternating baseline/fake runs per measurement, best kept (3)")
     parser.add_argument("--tasks", type=int, help="tasks to seed (default 100000)")
     parser.add_argument("--setups", default=None,
-                        help="comma-separated: default,sqlite,redis (default: all)")
+                        help=f"comma-separated, of {ALL_SETUPS} (default: all)")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--out", type=Path, default=None,
                         help="results file (default bench/RESULTS.md; a smoke run writes none)")

@@ -130,6 +130,36 @@ def test_a_task_is_the_same_through_every_worker(tmp_path: Path) -> None:
         assert all(polls[t] == fetches // 2 for t in tasks[1:])
 
 
+def test_an_admin_change_through_one_worker_holds_on_every_worker_at_once(tmp_path: Path) -> None:
+    """Workers keep the clock and fault rules they last read; the store voids stale copies."""
+    store = f"sqlite://{tmp_path / 'shared.db'}"
+    args = ["--workers", "2", "--store", store, "--clock", "manual"]
+    with SunoMock(args, log=tmp_path / "out.log") as server:
+        base = server.base
+        task = submit(base)
+
+        def statuses(rounds: int = 12) -> tuple[set[int], set[int]]:
+            """HTTP statuses of batch and single fetches, and which workers answered."""
+            seen, pids = set(), set()
+            for _ in range(rounds):
+                pids.add(fresh("GET", f"{base}/healthz").json()["pid"])
+                seen.add(fresh("POST", f"{base}/suno/fetch", json={"ids": [task]},
+                               headers=KEY).status_code)
+                seen.add(fresh("GET", f"{base}/suno/fetch/{task}", headers=KEY).status_code)
+            return seen, pids
+
+        assert statuses() == ({200}, set(server.workers()))  # both workers have read settings
+        added = fresh("POST", f"{base}/__mock/faults", json={"fault": "status", "status": 503})
+        assert added.status_code in (200, 201), added.text
+        assert statuses()[0] == {503}  # no worker answers from its old copy
+        assert fresh("DELETE", f"{base}/__mock/faults").status_code == 200
+        assert statuses()[0] == {200}
+        fresh("POST", f"{base}/__mock/clock/advance", json={"seconds": 200})
+        for _ in range(6):
+            one = fresh("GET", f"{base}/suno/fetch/{task}", headers=KEY).json()["data"]
+            assert one["status"] == "SUCCESS"
+
+
 def test_sigterm_lets_in_flight_requests_finish_and_flushes_the_store(tmp_path: Path) -> None:
     db = tmp_path / "graceful.db"
     args = ["--workers", "2", "--store", f"sqlite://{db}", "--graceful-timeout", "10"]
