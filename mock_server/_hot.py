@@ -37,10 +37,10 @@ StartResponse = Callable[..., Any]
 _FETCH_PREFIX = "/suno/fetch/"
 _SUBMIT_PREFIX = "/suno/submit/"
 _SCENARIO_ENVIRON = "HTTP_" + SCENARIO_HEADER.upper().replace("-", "_")
-# The app-wide hooks whose work this layer does itself (or, for faults, checks is a no-op).
 _HOT_ONLY = ("now", "settings")  # what ``seen`` holds that the Flask route does not put in g
-_ATTEMPTS = 3
+_ATTEMPTS = 3  # tries with fresh settings before the Flask path takes the request
 T = TypeVar("T")
+# The app-wide hooks whose work this layer does itself (or, for faults, checks is a no-op).
 _KNOWN_HOOKS = {"before": {"_start", "_faults_before"}, "after": {"_finish", "_faults_after"}}
 
 
