@@ -243,7 +243,16 @@ class RedisStore:
             pipe.hmget(keys.task(task_id), ["facts", "polls", "forced"])
         return [record_from(*row) for row in pipe.execute() if row[0] is not None]
 
+    def poll_later(
+        self, ns: str, owner: str, task_ids: Iterable[str], *, journal: dict[str, Any] | None = None
+    ) -> None:
+        self.poll(ns, owner, task_ids, journal=journal)
+
     # settings ----------------------------------------------------------------
+    def token(self, ns: str) -> str | None:
+        """None: reading the token is a round trip, as costly as the poll it would save."""
+        return None
+
     @_unavailable
     def settings(self, ns: str) -> Settings:
         space = self._keys(ns).space

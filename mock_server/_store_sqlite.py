@@ -12,20 +12,25 @@ from __future__ import annotations
 import fcntl
 import functools
 import json
+import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ._sqlite_behind import FLUSH_INTERVAL, Behind, Pending, Signal
 from ._store_codec import dumps, facts_of, record_from
 from .clock import ClockState
 from .store import Settings, SettingsChanged, StoreUnavailable, TaskRecord
 
 __all__ = ["SQLiteStore"]
+
+log = logging.getLogger("mock_server")
 
 _SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -60,21 +65,9 @@ CREATE TABLE IF NOT EXISTS counters (
     value INTEGER NOT NULL,
     PRIMARY KEY (ns, key)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-) WITHOUT ROWID;
 """
-# One counter for every namespace's settings (clock, fault rules, reset): never reset itself,
-# so a token never repeats; a change anywhere costs each worker one re-read.
-_TOKEN = "SELECT value FROM meta WHERE key = 'settings'"
-_BUMP = (
-    "INSERT INTO meta (key, value) VALUES ('settings', 1)"
-    " ON CONFLICT (key) DO UPDATE SET value = value + 1"
-)
 _SETTINGS = (
-    f"SELECT ({_TOKEN}), (SELECT clock FROM spaces WHERE ns = ?),"
-    " (SELECT rules FROM faults WHERE ns = ?)"
+    "SELECT (SELECT clock FROM spaces WHERE ns = ?), (SELECT rules FROM faults WHERE ns = ?)"
 )
 _COLUMNS = "facts, polls, forced_step"
 _CHUNK = 500  # ids per statement, far below SQLite's variable limit
@@ -142,7 +135,7 @@ class SQLiteStore:
             yield handle.conn
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, *, settings: bool = False) -> Iterator[sqlite3.Connection]:
         """A write transaction, writers queued on locks that block rather than poll.
 
         SQLite's own wait for its write lock sleeps and retries with growing sleeps (1, 2, 5,
@@ -163,6 +156,8 @@ class SQLiteStore:
                     conn.rollback()
                     raise
                 conn.commit()
+                if settings:  # announced once committed: a worker that sees it reads the change
+                    handle.signal.bump()
             finally:
                 fcntl.flock(handle.lock_fd, fcntl.LOCK_UN)
 
@@ -180,6 +175,9 @@ class SQLiteStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     tx.execute(statement)
+            columns = {row[1] for row in tx.execute("PRAGMA table_info(journal)")}
+            if "at" not in columns:  # files from before writes-behind: older entries sort first
+                tx.execute("ALTER TABLE journal ADD COLUMN at REAL")
             tx.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
     # tasks -------------------------------------------------------------------
@@ -227,7 +225,7 @@ class SQLiteStore:
         token: str | None = None,
     ) -> TaskRecord:
         with self._transaction() as tx:  # one write transaction for seq, task and journal
-            self._check(tx, token)
+            self._check(token)
             record = replace(record, seq=self._next_seq(tx, ns))
             self._insert(tx, ns, record)
             if journal is not None:
@@ -263,7 +261,7 @@ class SQLiteStore:
         token: str | None = None,
     ) -> list[TaskRecord]:
         with self._transaction() as tx:  # one write transaction for the polls and the journal
-            self._check(tx, token)
+            self._check(token)
             records = self._poll(tx, ns, owner, task_ids)
             if records and journal is not None:
                 self._journal_insert(tx, ns, journal)
@@ -291,7 +289,8 @@ class SQLiteStore:
 
     @_unavailable
     def force_step(self, ns: str, task_id: str, step: int | None) -> TaskRecord | None:
-        with self._transaction() as tx:
+        # A settings change too: workers keep settled tasks (poll_later), forced steps included.
+        with self._transaction(settings=True) as tx:
             row = tx.execute(
                 "UPDATE tasks SET forced_step = ? WHERE ns = ? AND task_id = ?"
                 f" RETURNING {_COLUMNS}",
@@ -301,30 +300,66 @@ class SQLiteStore:
 
     @_unavailable
     def tasks(self, ns: str) -> list[TaskRecord]:
+        self._settle()
         with self._reading() as conn:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM tasks WHERE ns = ? ORDER BY seq", (ns,)
             ).fetchall()
         return [record_from(*row) for row in rows]
 
+    # writes behind ----------------------------------------------------------
+    def poll_later(
+        self, ns: str, owner: str, task_ids: Iterable[str], *, journal: dict[str, Any] | None = None
+    ) -> None:
+        """Count the polls and journal the entry within FLUSH_INTERVAL, from another thread."""
+        self._behind().add(ns, owner, list(dict.fromkeys(task_ids)), journal)
+
+    def _behind(self) -> Behind:
+        handle = self._mine()
+        if handle.behind is None:
+            with self._lock:
+                if handle.behind is None:
+                    handle.behind = Behind(self._write_behind, handle.signal)
+        return handle.behind
+
+    @_unavailable
+    def _write_behind(self, pending: Pending) -> None:
+        polls, entries = pending
+        with self._transaction() as tx:
+            tx.executemany(
+                "UPDATE tasks SET polls = polls + ? WHERE ns = ? AND task_id = ? AND owner = ?",
+                [(count, ns, task_id, owner) for (ns, owner, task_id), count in polls.items()],
+            )
+            for ns, at, entry in entries:
+                self._journal_insert(tx, ns, entry, at)
+
+    def _settle(self) -> None:
+        """Wait until every process's deferred writes made before now are in the file."""
+        self._behind().flush()
+        wait = self._mine().signal.deferred() + FLUSH_INTERVAL * 2 - time.time()
+        if wait > 0:
+            time.sleep(min(wait, FLUSH_INTERVAL * 2))
+
     # settings ----------------------------------------------------------------
-    @staticmethod
-    def _check(conn: sqlite3.Connection, token: str | None) -> None:
-        if token is not None:
-            row = conn.execute(_TOKEN).fetchone()
-            if str(row[0] if row else 0) != token:
-                raise SettingsChanged("sqlite store")
+    def _check(self, token: str | None) -> None:
+        if token is not None and token != self.token(""):
+            raise SettingsChanged("sqlite store")
+
+    def token(self, ns: str) -> str | None:
+        """The settings token of every namespace (one counter): a read of mapped memory."""
+        return str(self._mine().signal.counter())
 
     @_unavailable
     def settings(self, ns: str) -> Settings:
+        token = self.token(ns)  # first: a change after it makes the token stale, not the data
         with self._reading() as conn:
-            token, clock, rules = conn.execute(_SETTINGS, (ns, ns)).fetchone()
-        if clock is None:  # a new namespace: start its clock, then read all three again
+            clock, rules = conn.execute(_SETTINGS, (ns, ns)).fetchone()
+        if clock is None:  # a new namespace: start its clock, then read both again
             self.clock(ns)
             with self._reading() as conn:
-                token, clock, rules = conn.execute(_SETTINGS, (ns, ns)).fetchone()
+                clock, rules = conn.execute(_SETTINGS, (ns, ns)).fetchone()
         return Settings(
-            str(token or 0),
+            str(token),
             ClockState.from_dict(json.loads(clock)),
             None if rules is None else list(json.loads(rules)),
         )
@@ -347,13 +382,12 @@ class SQLiteStore:
 
     @_unavailable
     def set_clock(self, ns: str, state: ClockState) -> None:
-        with self._transaction() as tx:
+        with self._transaction(settings=True) as tx:
             tx.execute(
                 "INSERT INTO spaces (ns, seq, clock) VALUES (?, 0, ?)"
                 " ON CONFLICT (ns) DO UPDATE SET clock = excluded.clock",
                 (ns, dumps(state.to_dict())),
             )
-            tx.execute(_BUMP)
 
     # journal -----------------------------------------------------------------
     @_unavailable
@@ -361,10 +395,15 @@ class SQLiteStore:
         with self._transaction() as tx:
             self._journal_insert(tx, ns, entry)
 
-    def _journal_insert(self, conn: sqlite3.Connection, ns: str, entry: dict[str, Any]) -> None:
+    def _journal_insert(
+        self, conn: sqlite3.Connection, ns: str, entry: dict[str, Any], at: float | None = None
+    ) -> None:
         if self._journal_size <= 0:
             return
-        conn.execute("INSERT INTO journal (ns, entry) VALUES (?, ?)", (ns, dumps(entry)))
+        conn.execute(
+            "INSERT INTO journal (ns, entry, at) VALUES (?, ?, ?)",
+            (ns, dumps(entry), time.time() if at is None else at),
+        )
         with self._lock:
             self._appends += 1
             trim = self._appends % _TRIM_EVERY == 0
@@ -377,10 +416,12 @@ class SQLiteStore:
 
     @_unavailable
     def journal(self, ns: str) -> list[dict[str, Any]]:
+        self._settle()
         with self._reading() as conn:
+            # By the time of the request, not of the write: deferred entries land late.
             rows = conn.execute(
-                "SELECT entry FROM (SELECT id, entry FROM journal WHERE ns = ?"
-                " ORDER BY id DESC LIMIT ?) ORDER BY id",
+                "SELECT entry FROM (SELECT id, at, entry FROM journal WHERE ns = ?"
+                " ORDER BY id DESC LIMIT ?) ORDER BY at, id",
                 (ns, self._journal_size),
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
@@ -394,13 +435,12 @@ class SQLiteStore:
 
     @_unavailable
     def put_faults(self, ns: str, rules: list[dict[str, Any]]) -> None:
-        with self._transaction() as tx:
+        with self._transaction(settings=True) as tx:
             tx.execute(
                 "INSERT INTO faults (ns, rules) VALUES (?, ?)"
                 " ON CONFLICT (ns) DO UPDATE SET rules = excluded.rules",
                 (ns, dumps(rules)),
             )
-            tx.execute(_BUMP)
 
     @_unavailable
     def fault_counter(self, ns: str, key: str, delta: int = 1) -> int:
@@ -416,10 +456,10 @@ class SQLiteStore:
     # lifecycle ---------------------------------------------------------------
     @_unavailable
     def reset(self, ns: str) -> None:
-        with self._transaction() as tx:
+        self._settle()  # what every worker deferred before the reset lands before it
+        with self._transaction(settings=True) as tx:
             for table in ("tasks", "journal", "spaces", "faults", "counters"):
                 tx.execute(f"DELETE FROM {table} WHERE ns = ?", (ns,))
-            tx.execute(_BUMP)
 
     def ping(self) -> bool:
         try:
@@ -434,6 +474,11 @@ class SQLiteStore:
         with self._lock:
             handle, self._handle = self._handle, None
         if handle is not None and handle.pid == os.getpid():  # a parent's is not ours to close
+            if handle.behind is not None:
+                try:
+                    handle.behind.close()
+                except StoreUnavailable:
+                    log.warning("deferred poll counts and journal entries lost at close")
             with handle.turn:
                 handle.close()
 
@@ -454,8 +499,11 @@ class _Handle:
         # commits, which a test double can afford.
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.lock_fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        self.signal = Signal(f"{path}-settings")
+        self.behind: Behind | None = None
 
     def close(self) -> None:
         with suppress(sqlite3.Error):
             self.conn.close()
         os.close(self.lock_fd)
+        self.signal.close()

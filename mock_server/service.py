@@ -227,6 +227,13 @@ class MockService:
         records = self.store.poll(ns, owner, wanted)
         return self.render(records[0], ns, faults, now) if records else None
 
+    def settled(self, record: TaskRecord) -> bool:
+        """Whether more polls can no longer change what the task shows (only the clock can)."""
+        if record.forced_step is not None:
+            return True
+        # Poll thresholds never decrease along a timeline: past the last, polls are saturated.
+        return record.polls >= self.states.table(self.scenario_for(record)).polls[-1]
+
     def find(self, task_id: str, ns: str = "") -> TaskRecord | None:
         """The task, whoever owns it (admin)."""
         return self.store.find(ns, task_id)

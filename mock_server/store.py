@@ -114,6 +114,21 @@ class Store(Protocol):
         """
         ...
 
+    def poll_later(
+        self, ns: str, owner: str, task_ids: Iterable[str], *, journal: dict[str, Any] | None = None
+    ) -> None:
+        """``poll`` for tasks the caller knows and holds settled: whatever their poll count, they
+        show the same state. A store may write it a little later (journal and task reads wait
+        for it); this one polls at once."""
+        ...
+
+    def token(self, ns: str) -> str | None:
+        """The current settings token if reading it costs no round trip, else None.
+
+        With a token here, a caller may serve settled tasks it holds and ``poll_later`` them.
+        """
+        ...
+
     def settings(self, ns: str) -> Settings: ...
     def force_step(self, ns: str, task_id: str, step: int | None) -> TaskRecord | None: ...
     def tasks(self, ns: str) -> list[TaskRecord]: ...
@@ -210,7 +225,7 @@ class MemoryStore:
             if token is not None and token != space.token:
                 raise SettingsChanged(ns)
             tasks = space.tasks
-            for task_id in task_ids:
+            for task_id in dict.fromkeys(task_ids):  # an id asked twice is one poll
                 record = tasks.get(task_id)
                 if record is not None and record.owner == owner:
                     record = tasks[task_id] = record.polled()
@@ -218,6 +233,15 @@ class MemoryStore:
             if out and journal is not None:
                 space.journal.append(journal)
         return out
+
+    def poll_later(
+        self, ns: str, owner: str, task_ids: Iterable[str], *, journal: dict[str, Any] | None = None
+    ) -> None:
+        self.poll(ns, owner, task_ids, journal=journal)
+
+    def token(self, ns: str) -> str | None:
+        """None: a poll here costs less than keeping tasks aside would save."""
+        return None
 
     def settings(self, ns: str) -> Settings:
         with self._lock:

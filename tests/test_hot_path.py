@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,8 @@ from flask.testing import FlaskClient
 
 from mock_server import Config, create_app
 from mock_server._hot import HotPath
-from mock_server.store import MemoryStore, StoreUnavailable, TaskRecord
+from mock_server._store_sqlite import SQLiteStore
+from mock_server.store import MemoryStore, Store, StoreUnavailable, TaskRecord
 
 START = 1_750_000_000.0
 KEY = {"Authorization": "Bearer sk-hot-path-key"}
@@ -43,11 +45,18 @@ class _FlakyStore(MemoryStore):
 
 
 class Twins:
-    def __init__(self, ids: _Ids, **settings: Any) -> None:
+    def __init__(self, ids: _Ids, sqlite_dir: Path | None = None, **settings: Any) -> None:
+        """``sqlite_dir``: each twin on a SQLite store there, instead of the memory store."""
         config = Config(clock="manual", clock_start=START, **settings)
         self.ids = ids
-        self.hot = create_app(config, store=_FlakyStore(lambda: _clock(config)))
-        self.ref = create_app(config, store=_FlakyStore(lambda: _clock(config)))
+
+        def store(name: str) -> Store:
+            if sqlite_dir is None:
+                return _FlakyStore(lambda: _clock(config))
+            return SQLiteStore(sqlite_dir / f"{name}.db", lambda: _clock(config))
+
+        self.hot = create_app(config, store=store("hot"))
+        self.ref = create_app(config, store=store("ref"))
         assert isinstance(self.hot.wsgi_app, HotPath)
         self.ref.wsgi_app = self.ref.wsgi_app.flask_wsgi  # type: ignore[attr-defined,method-assign]
         self.delegated = 0
@@ -129,7 +138,75 @@ def _submit(twins: Twins, task_id: str, **kwargs: Any) -> None:
 
 
 def test_plain_requests_take_the_hot_path_and_answer_the_same(profile: str, ids: _Ids) -> None:
-    twins = Twins(ids, profile=profile)
+    _plain_requests(Twins(ids, profile=profile))
+
+
+def test_settled_tasks_written_behind_on_sqlite_answer_the_same(
+    ids: _Ids, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's token is free to read, so the hot path serves tasks it holds settled and
+    defers their polls and journal entries: the same answers, polls and journal in the end."""
+    twins = Twins(ids, sqlite_dir=tmp_path)
+    deferred: list[list[str]] = []
+    store = twins.hot.extensions["suno_mock"].store
+    poll_later = store.poll_later
+
+    def spy(ns: str, owner: str, task_ids: Any, **kwargs: Any) -> None:
+        deferred.append(list(task_ids))
+        poll_later(ns, owner, task_ids, **kwargs)
+
+    monkeypatch.setattr(store, "poll_later", spy)
+    _plain_requests(twins)
+    assert deferred, "the settled path was never taken"
+    deferred.clear()
+    for _ in range(3):
+        twins.same("POST", "/suno/fetch", json={"ids": ["t-3", "t-1"]}, headers=KEY, fast=True)
+        twins.same("GET", "/suno/fetch/t-2", headers=KEY, fast=True)
+    # t-1 and t-3 were last polled after the clock last moved; t-2 before: its first poll now
+    # is a plain one, which makes it held.
+    assert deferred == [["t-1", "t-3"], ["t-1", "t-3"], ["t-2"], ["t-1", "t-3"], ["t-2"]]
+    twins.check_state()
+    for app in twins.apps():
+        app.extensions["suno_mock"].store.close()
+
+
+def test_a_task_whose_steps_wait_for_polls_is_held_only_once_they_are_reached(
+    ids: _Ids, tmp_path: Path
+) -> None:
+    twins = Twins(ids, sqlite_dir=tmp_path)
+    lyrics = {"id": "{task_id}", "status": "complete", "title": "{title}", "text": "la"}
+    inline = {
+        "name": "slow-poller",
+        "action": "LYRICS",
+        "template": {"title": "Polls"},
+        "steps": [
+            {"name": "waiting", "status": "NOT_START", "data": None},
+            {"name": "working", "status": "IN_PROGRESS", "after_polls": 2, "data": None},
+            {"name": "done", "status": "SUCCESS", "after_polls": 4, "data": "lyrics",
+             "lyrics": lyrics},
+        ],
+    }
+    twins.ids.next = "t-p"
+    made = twins.same("POST", "/__mock/tasks", json={"api_key": "sk-hot-path-key",
+                                                     "scenario": inline}, fast=False)
+    assert made.status_code == 201, made.data
+    seen = []
+    for i in range(7):
+        if i % 2:
+            answer = twins.same("GET", "/suno/fetch/t-p", headers=KEY, fast=True)
+            seen.append(answer.get_json()["data"]["status"])
+        else:
+            answer = twins.same("POST", "/suno/fetch", json={"ids": ["t-p"]}, headers=KEY,
+                                fast=True)
+            seen.append(answer.get_json()["data"][0]["status"])
+    assert seen == ["NOT_START", "IN_PROGRESS", "IN_PROGRESS", "SUCCESS", "SUCCESS", "SUCCESS",
+                    "SUCCESS"]
+    twins.check_state()
+    for app in twins.apps():
+        app.extensions["suno_mock"].store.close()
+
+
+def _plain_requests(twins: Twins) -> None:
     _submit(twins, "t-1")
     _submit(twins, "t-2", path="/suno/submit/Lyrics", json={"prompt": "words"})
     _submit(twins, "t-3", headers={**KEY, "X-Mock-Scenario": "music_failure"})

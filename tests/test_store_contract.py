@@ -226,6 +226,59 @@ def test_a_stale_token_is_refused_and_nothing_is_done(store: Store) -> None:
     assert [r.polls for r in store.poll("", "o_alice", ["t1"], token=fresh)] == [2]
 
 
+@all_backends
+def test_poll_later_counts_and_journals_as_poll_does_once_read_back(store: Store) -> None:
+    store.add("", record("t1", seq=0))
+    store.add("", record("t2", seq=0))
+    for i in range(3):
+        store.poll_later("", "o_alice", ["t2", "t1", "t1"], journal={"i": i})
+    store.poll("", "o_alice", ["t1"], journal={"i": 3})
+    assert [(r.task_id, r.polls) for r in store.tasks("")] == [("t1", 4), ("t2", 3)]
+    assert [e["i"] for e in store.journal("")] == [0, 1, 2, 3]
+
+
+@all_backends
+def test_a_token_is_offered_only_where_reading_it_is_free(store: Store, store_url: str) -> None:
+    token = store.token("")
+    if not store_url.startswith("sqlite"):
+        assert token is None  # a round trip (Redis) or nothing to save (memory)
+        return
+    assert token == store.settings("").token
+    store.add("", record("t1", seq=0))
+    store.poll("", "o_alice", ["t1"], journal={"i": 1})
+    store.poll_later("", "o_alice", ["t1"])
+    store.fault_counter("", "k")
+    assert store.token("") == token  # task work changes no settings
+    seen = {token}
+    for change in (
+        lambda: store.set_clock("", store.clock("").set_to(5.0)),
+        lambda: store.put_faults("", []),
+        lambda: store.force_step("", "t1", 0),  # held tasks hold their forced step too
+        lambda: store.reset(""),
+    ):
+        change()
+        seen.add(store.token(""))
+        assert store.token("") == store.settings("").token
+    assert len(seen) == 5
+
+
+def test_sqlite_journal_is_in_request_order_when_writes_land_out_of_order(
+    tmp_path: Path,
+) -> None:
+    """Two workers' entries: the one written behind lands after a later one written at once."""
+    url = f"sqlite://{tmp_path / 'store.db'}"
+    first, second = (open_store(url, manual_clock, JOURNAL) for _ in range(2))
+    try:
+        first.add("", record("t1", seq=0))
+        first.poll_later("", "o_alice", ["t1"], journal={"i": 1})  # lands within 20 ms
+        second.journal_append("", {"i": 2})  # lands now
+        assert [e["i"] for e in second.journal("")] == [1, 2]  # waits for the first's write
+        assert second.get("", "o_alice", "t1").polls == 1  # type: ignore[union-attr]
+    finally:
+        first.close()
+        second.close()
+
+
 def _change_clock(url: str) -> None:
     store = open_store(url, manual_clock, JOURNAL)
     try:
