@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from typing import Any
 
 from ._cache import BoundedCache
@@ -19,11 +20,14 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+_FACTS = tuple(f.name for f in fields(TaskRecord) if f.name not in _MUTABLE)
+
+
 def facts_of(record: TaskRecord) -> str:
-    raw = record.to_dict()
-    for name in _MUTABLE:
-        raw.pop(name)
-    return dumps(raw)
+    # Not to_dict(): asdict deep-copies the request only for dumps to read it (a quarter of a
+    # SQLite submit's time).
+    facts = record.__dict__
+    return dumps({name: facts[name] for name in _FACTS})
 
 
 # Facts never change after submit, and every poll reads them back: decode each text once per

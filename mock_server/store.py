@@ -93,7 +93,8 @@ class Store(Protocol):
         journal: dict[str, Any] | None = None,
         token: str | None = None,
     ) -> TaskRecord:
-        """Insert ``record`` with the namespace's next seq, and ``journal``, as one step."""
+        """Insert ``record`` with the namespace's next seq; append ``journal`` (a store may
+        write the entry a little later, as for ``poll_later``)."""
         ...
 
     def get(self, ns: str, owner: str, task_id: str) -> TaskRecord | None: ...
