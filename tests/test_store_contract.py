@@ -422,6 +422,26 @@ def test_concurrent_polls_from_threads_are_all_counted(store: Store) -> None:
     assert store.get("", "o_alice", "t1").polls == 200  # type: ignore[union-attr]
 
 
+@all_backends
+def test_concurrent_submits_in_one_process_each_get_their_own_seq(store: Store) -> None:
+    """SQLite commits the submits that queue up together: none lost, none numbered twice."""
+    added: list[TaskRecord] = []
+
+    def submit(worker: int) -> None:
+        for i in range(25):
+            added.append(store.add("", record(f"w{worker}-{i}", seq=0), journal={"i": i}))
+
+    threads = [threading.Thread(target=submit, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(r.seq for r in added) == list(range(1, 201))
+    stored = {r.task_id: r.seq for r in store.tasks("")}
+    assert stored == {r.task_id: r.seq for r in added}
+    assert len(store.journal("")) == JOURNAL  # the last entries; the journal keeps JOURNAL
+
+
 def _poll_and_count(url: str, rounds: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     store = open_store(url, manual_clock, JOURNAL)
     try:
