@@ -38,7 +38,8 @@ class Settings:
 
     They change only through admin calls, so a server keeps them per process and hands
     ``token`` to ``poll``/``add``, which refuse (SettingsChanged) instead of acting on stale
-    ones. The token is opaque and never repeats, not even after a reset.
+    ones. The token is opaque, changes with every clock, fault-rule or reset change (and, in a
+    store that offers ``token``, with forced steps) and never repeats, not even after a reset.
     """
 
     token: str
