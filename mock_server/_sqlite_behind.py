@@ -110,8 +110,9 @@ class Behind:
             self._wake.clear()
             try:
                 self.flush()
-            except Exception:  # the thread must live on: the next interval tries again
-                log.warning("deferred poll counts and journal entries lost", exc_info=True)
+            except Exception as exc:  # the thread must live on: the next interval tries again
+                # One line, no traceback: an outage would repeat it every interval.
+                log.warning("deferred poll counts and journal entries lost: %s", exc)
 
     def close(self) -> None:
         self._stopped = True
