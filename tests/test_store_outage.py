@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,30 @@ def test_redis_store_calls_fail_fast_with_store_unavailable() -> None:
         assert store.ping() is False
     finally:
         store.close()
+
+
+def test_during_a_sqlite_outage_a_worker_still_answers_for_the_tasks_it_holds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "locked.db"
+    store = SQLiteStore(path, clock, busy_timeout=0.05)
+    client = create_app(Config(clock="manual"), store=store).test_client()
+    held = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY).get_json()["data"]
+    fresh = client.post("/suno/submit/music", json={"prompt": "y"}, headers=KEY).get_json()["data"]
+    before = client.get(f"/suno/fetch/{held}", headers=KEY)  # polled once: now held
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        during = client.get(f"/suno/fetch/{held}", headers=KEY)
+        assert (during.status_code, during.data) == (200, before.data)
+        unknown = client.get(f"/suno/fetch/{fresh}", headers=KEY)  # needs the store: outage
+        assert (unknown.status_code, _clean(unknown)["code"]) == (500, "get_task_failed")
+        time.sleep(0.2)  # the deferred write of the held task's poll fails meanwhile
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "deferred poll counts and journal entries lost" in caplog.text
+    assert "Traceback" not in caplog.text
+    after = client.get(f"/suno/fetch/{fresh}", headers=KEY)
+    assert after.status_code == 200  # back by itself
+    store.close()
