@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from mock_server._store_codec import dumps, facts_of
 from mock_server.clock import ClockState
 from mock_server.store import SettingsChanged, Store, TaskRecord
 from mock_server.stores import open_store
@@ -491,3 +493,44 @@ def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
     finally:
         again.close()
     assert not (tmp_path / "nested" / "dir" / "store.db-wal").exists()  # closed = checkpointed
+
+
+_RELEASED_SCHEMA = """
+CREATE TABLE spaces (ns TEXT PRIMARY KEY, seq INTEGER NOT NULL DEFAULT 0, clock TEXT NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE tasks (ns TEXT NOT NULL, task_id TEXT NOT NULL, owner TEXT NOT NULL,
+    seq INTEGER NOT NULL, polls INTEGER NOT NULL DEFAULT 0, forced_step INTEGER,
+    facts TEXT NOT NULL, PRIMARY KEY (ns, task_id)) WITHOUT ROWID;
+CREATE TABLE journal (id INTEGER PRIMARY KEY AUTOINCREMENT, ns TEXT NOT NULL, entry TEXT NOT NULL);
+CREATE INDEX journal_by_ns ON journal (ns, id);
+CREATE TABLE faults (ns TEXT PRIMARY KEY, rules TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE counters (ns TEXT NOT NULL, key TEXT NOT NULL, value INTEGER NOT NULL,
+    PRIMARY KEY (ns, key)) WITHOUT ROWID;
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_sqlite_file_from_before_deferred_writes_opens_with_its_tasks_and_journal(
+    tmp_path: Path,
+) -> None:
+    """A store file of the previous release (a Docker volume, say) opens as it was."""
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(_RELEASED_SCHEMA)
+    kept = record("t1", seq=1, polls=3)
+    old.execute(
+        "INSERT INTO tasks VALUES ('', 't1', 'o_alice', 1, 3, NULL, ?)", (facts_of(kept),)
+    )
+    old.execute("INSERT INTO spaces VALUES ('', 1, ?)", (dumps(manual_clock().to_dict()),))
+    old.execute("INSERT INTO journal (ns, entry) VALUES ('', '{\"i\": 0}')")
+    old.commit()
+    old.close()
+    store = open_store(f"sqlite://{path}", manual_clock, JOURNAL)
+    try:
+        assert store.get("", "o_alice", "t1") == kept
+        assert store.add("", record("t2", seq=0)).seq == 2
+        assert [r.polls for r in store.poll("", "o_alice", ["t1"], journal={"i": 1})] == [4]
+        store.poll_later("", "o_alice", ["t1"], journal={"i": 2})
+        assert [e["i"] for e in store.journal("")] == [0, 1, 2]  # the old entry first
+    finally:
+        store.close()
