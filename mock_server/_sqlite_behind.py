@@ -52,9 +52,11 @@ class Signal:
     def deferred(self) -> float:
         return float(_LAYOUT.unpack_from(self._map)[1])
 
-    def mark_deferred(self) -> None:
+    def mark_deferred(self) -> float:
         # Unlocked: two processes may race here, and either time will do (they are ms apart).
-        struct.pack_into("<d", self._map, 8, time.time())
+        now = time.time()
+        struct.pack_into("<d", self._map, 8, now)
+        return now
 
     def close(self) -> None:
         self._map.close()
@@ -75,6 +77,7 @@ class Behind:
         self._wake = threading.Event()
         self._stopped = False
         self._thread: threading.Thread | None = None
+        self.last_mark = 0.0  # this process's last mark_deferred
 
     def add(
         self, ns: str, owner: str, task_ids: Iterable[str], entry: dict[str, Any] | None
@@ -92,7 +95,7 @@ class Behind:
                     target=self._run, name="suno-mock-writes-behind", daemon=True
                 )
                 self._thread.start()
-        self._signal.mark_deferred()
+        self.last_mark = self._signal.mark_deferred()
         if full:
             self._wake.set()
 

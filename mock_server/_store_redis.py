@@ -7,12 +7,11 @@ are Lua scripts: atomic whichever replica runs them.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import redis
@@ -21,7 +20,7 @@ from redis.retry import Retry
 
 from ._store_codec import dumps, facts_of, record_from
 from .clock import ClockState
-from .store import Settings, SettingsChanged, StoreUnavailable, TaskRecord
+from .store import Settings, SettingsChanged, TaskRecord, unavailable_on
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
 
@@ -77,20 +76,10 @@ redis.call('HSET', KEYS[2], 'token', ARGV[2])
 return #ids
 """
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _unavailable(method: F) -> F:
-    """Turn a lost or refused connection into StoreUnavailable (the URL is never quoted)."""
-
-    @functools.wraps(method)
-    def wrapper(self: RedisStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreUnavailable(f"redis store: {type(exc).__name__}") from exc
-
-    return wrapper  # type: ignore[return-value]
+# A lost or refused connection; the message names the error type only, never the URL.
+_unavailable = unavailable_on(
+    (redis.ConnectionError, redis.TimeoutError), lambda exc: f"redis store: {type(exc).__name__}"
+)
 
 
 class _Keys:
@@ -177,7 +166,7 @@ class RedisStore:
         seq = self._add(
             keys=[keys.space, keys.journal, keys.index, keys.task(record.task_id)],
             args=[
-                *self._common(journal, token),
+                *self._script_args(journal, token),
                 record.task_id,
                 record.owner,
                 head + '"seq":',
@@ -190,7 +179,7 @@ class RedisStore:
             raise SettingsChanged("redis store")
         return replace(record, seq=int(seq))
 
-    def _common(self, journal: dict[str, Any] | None, token: str | None) -> list[Any]:
+    def _script_args(self, journal: dict[str, Any] | None, token: str | None) -> list[Any]:
         entry = "" if journal is None or self._journal_size <= 0 else dumps(journal)
         return ["" if token is None else token, entry, max(self._journal_size, 1)]
 
@@ -223,7 +212,7 @@ class RedisStore:
         keys = self._keys(ns)
         rows = self._poll(
             keys=[keys.space, keys.journal, *(keys.task(t) for t in wanted)],
-            args=[*self._common(journal, token), owner],
+            args=[*self._script_args(journal, token), owner],
         )
         if rows == -1:
             raise SettingsChanged("redis store")

@@ -10,7 +10,6 @@ must not cross a fork, and with one per thread each write emptied the page cache
 from __future__ import annotations
 
 import fcntl
-import functools
 import json
 import logging
 import os
@@ -21,12 +20,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ._sqlite_behind import FLUSH_INTERVAL, Behind, Pending, Signal
 from ._store_codec import dumps, facts_of, record_from
 from .clock import ClockState
-from .store import Settings, SettingsChanged, StoreUnavailable, TaskRecord
+from .store import Settings, SettingsChanged, StoreUnavailable, TaskRecord, unavailable_on
 
 __all__ = ["SQLiteStore"]
 
@@ -77,20 +76,8 @@ _INSERT = (
 _CHUNK = 500  # ids per statement, far below SQLite's variable limit
 _TRIM_EVERY = 50  # journal appends per process between two trims (reads are bounded anyway)
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _unavailable(method: F) -> F:
-    """Turn SQLite's operational errors (locked past the timeout, I/O) into StoreUnavailable."""
-
-    @functools.wraps(method)
-    def wrapper(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"sqlite store: {exc}") from exc
-
-    return wrapper  # type: ignore[return-value]
+# Locked past the busy timeout, or an I/O error.
+_unavailable = unavailable_on((sqlite3.OperationalError,), lambda exc: f"sqlite store: {exc}")
 
 
 class SQLiteStore:
@@ -232,6 +219,8 @@ class SQLiteStore:
                 with handle.queue_lock:
                     batch, handle.queue = handle.queue, []
                 self._commit_submits(batch)
+        if isinstance(mine.error, sqlite3.OperationalError):  # one error, many waiting threads
+            raise StoreUnavailable(f"sqlite store: {mine.error}") from mine.error
         if mine.error is not None:
             raise mine.error
         if journal is not None:  # diagnostics, not the task: written behind (a third of a submit)
@@ -240,20 +229,21 @@ class SQLiteStore:
 
     def _commit_submits(self, batch: list[_Submit]) -> None:
         """Insert the batch's tasks in one transaction; a stale token fails its submit alone."""
-        current = self.token("")
-        stale = [s for s in batch if s.token is not None and s.token != current]
-        for submit in stale:
-            submit.error = SettingsChanged("sqlite store")
-        fresh = [s for s in batch if s.error is None]
         try:
-            if fresh:
-                with self._transaction() as tx:
-                    for submit in fresh:
+            with self._transaction() as tx:  # the tokens are checked under the writers' lock
+                current = self.token("")
+                fresh = []
+                for submit in batch:
+                    if submit.token is not None and submit.token != current:
+                        submit.error = SettingsChanged("sqlite store")
+                    else:
                         submit.record = replace(submit.record, seq=self._next_seq(tx, submit.ns))
-                    tx.executemany(_INSERT, [_row(s.ns, s.record) for s in fresh])
+                        fresh.append(submit)
+                tx.executemany(_INSERT, [_row(s.ns, s.record) for s in fresh])
         except BaseException as exc:
-            for submit in fresh:
-                submit.error = exc
+            for submit in batch:
+                if submit.error is None:
+                    submit.error = exc
         for submit in batch:
             submit.done = True
 
@@ -360,8 +350,12 @@ class SQLiteStore:
 
     def _settle(self) -> None:
         """Wait until every process's deferred writes made before now are in the file."""
-        self._behind().flush()
-        wait = self._mine().signal.deferred() + FLUSH_INTERVAL * 2 - time.time()
+        behind = self._behind()
+        behind.flush()
+        latest = self._mine().signal.deferred()
+        if latest == behind.last_mark:  # the last deferral anywhere was ours, now written
+            return
+        wait = latest + FLUSH_INTERVAL * 2 - time.time()
         if wait > 0:
             time.sleep(min(wait, FLUSH_INTERVAL * 2))
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .clock import ClockState
 
@@ -18,7 +19,10 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "TaskRecord",
+    "unavailable_on",
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class StoreUnavailable(Exception):
@@ -26,6 +30,24 @@ class StoreUnavailable(Exception):
 
     The message names the backend and the cause, never a URL (it may hold a password).
     """
+
+
+def unavailable_on(
+    errors: tuple[type[BaseException], ...], describe: Callable[[BaseException], str]
+) -> Callable[[F], F]:
+    """A decorator for a store's methods: ``errors`` become StoreUnavailable(describe(error))."""
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except errors as exc:
+                raise StoreUnavailable(describe(exc)) from exc
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 class SettingsChanged(Exception):
