@@ -36,7 +36,10 @@ def facts_of(record: TaskRecord) -> str:
 _DECODED: BoundedCache[str | bytes, dict[str, Any]] = BoundedCache(16384)
 
 
-def record_from(facts: str | bytes, polls: int | str | bytes, forced: Any) -> TaskRecord:
+def record_from(
+    facts: str | bytes, polls: int | str | bytes, forced: Any, seq: int | None = None
+) -> TaskRecord:
+    """The record; ``seq``, when given, overrides the facts' own (a backend's seq column)."""
     raw = _DECODED.get(facts)
     if raw is None:
         raw = _DECODED.put(facts, json.loads(facts))
@@ -46,4 +49,6 @@ def record_from(facts: str | bytes, polls: int | str | bytes, forced: Any) -> Ta
     fields.update(raw)
     fields["polls"] = int(polls)
     fields["forced_step"] = None if forced in (None, "", b"") else int(forced)
+    if seq is not None:
+        fields["seq"] = seq
     return record

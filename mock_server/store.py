@@ -102,6 +102,14 @@ class TaskRecord:
         facts["polls"] = self.polls + 1
         return new
 
+    def numbered(self, seq: int) -> TaskRecord:
+        """This record with sequence number ``seq`` (as ``polled``, without __init__)."""
+        new = object.__new__(TaskRecord)
+        facts = new.__dict__
+        facts.update(self.__dict__)
+        facts["seq"] = seq
+        return new
+
 
 class Store(Protocol):
     """What the app needs from a store. Every call is scoped to a namespace."""
@@ -225,7 +233,7 @@ class MemoryStore:
             if token is not None and token != space.token:
                 raise SettingsChanged(ns)
             space.seq += 1
-            record = space.tasks[record.task_id] = replace(record, seq=space.seq)
+            record = space.tasks[record.task_id] = record.numbered(space.seq)
             if journal is not None:
                 space.journal.append(journal)
         return record

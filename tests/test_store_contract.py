@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from mock_server import _store_sqlite
 from mock_server._store_codec import dumps, facts_of
 from mock_server.clock import ClockState
 from mock_server.store import SettingsChanged, Store, TaskRecord
@@ -279,6 +282,76 @@ def test_sqlite_journal_is_in_request_order_when_writes_land_out_of_order(
     finally:
         first.close()
         second.close()
+
+
+def _slow_writes(store: Store, seconds: float) -> None:
+    """Make this store's writes behind land ``seconds`` late (a worker under load)."""
+    write = store._write_behind  # type: ignore[attr-defined]
+
+    def slow(pending: object) -> None:
+        time.sleep(seconds)
+        write(pending)
+
+    store._write_behind = slow  # type: ignore[attr-defined]
+
+
+def test_sqlite_reads_wait_for_every_workers_deferred_writes_however_late(
+    tmp_path: Path,
+) -> None:
+    """A worker's writes behind that land late, then another worker's own: a read sees both."""
+    url = f"sqlite://{tmp_path / 'store.db'}"
+    busy, other = (open_store(url, manual_clock, JOURNAL) for _ in range(2))
+    try:
+        _slow_writes(busy, 0.3)  # far past the 20 ms interval
+        busy.add("", record("t1", seq=0))
+        busy.poll_later("", "o_alice", ["t1"], journal={"i": 1})
+        other.poll_later("", "o_alice", ["t1"], journal={"i": 2})  # the latest deferral: its own
+        assert [e["i"] for e in other.journal("")] == [1, 2]
+        assert [r.polls for r in other.tasks("")] == [2]
+    finally:
+        busy.close()
+        other.close()
+
+
+def test_sqlite_reads_do_not_wait_for_marks_of_killed_workers(tmp_path: Path) -> None:
+    """A mark left by a killed worker (unlocked) neither holds reads up nor stays forever."""
+    url = f"sqlite://{tmp_path / 'store.db'}"
+    store = open_store(url, manual_clock, JOURNAL)
+    marks = tmp_path / "store.db-behind"
+    marks.mkdir()
+    (marks / "old").touch()
+    os.utime(marks / "old", (time.time() - 60, time.time() - 60))
+    (marks / "new").touch()  # just created: its process may not have locked it yet
+    try:
+        started = time.monotonic()
+        store.journal_append("", {"i": 1})
+        assert store.journal("") == [{"i": 1}]
+        assert time.monotonic() - started < 0.5
+        assert sorted(p.name for p in marks.iterdir()) == ["new"]
+    finally:
+        store.close()
+
+
+def test_a_sqlite_read_gives_up_on_a_stuck_worker_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite://{tmp_path / 'store.db'}"
+    stuck, reader = (open_store(url, manual_clock, JOURNAL) for _ in range(2))
+    monkeypatch.setattr(_store_sqlite, "_SETTLE_TIMEOUT", 0.1)
+    release = threading.Event()
+    write = stuck._write_behind  # type: ignore[attr-defined]
+    stuck._write_behind = lambda pending: (release.wait(10), write(pending))  # type: ignore[attr-defined]
+    try:
+        stuck.journal_append("", {"i": 1})
+        stuck.poll_later("", "o_alice", [], journal={"i": 2})
+        assert reader.journal("") == [{"i": 1}]  # after 0.1 s, without the stuck entry
+        assert "deferred writes of another worker not in after 0.1 s" in caplog.text
+        release.set()
+        assert [e["i"] for e in reader.journal("")] == [1, 2]
+    finally:
+        release.set()
+        stuck.close()
+        reader.close()
 
 
 def _change_clock(url: str) -> None:
