@@ -2,34 +2,46 @@
 
 from __future__ import annotations
 
+import os
 import random
-import secrets
 import string
 import time
-import uuid
-from collections.abc import Callable
 
 __all__ = ["new_request_id", "new_task_id"]
 
 _ALNUM = string.ascii_letters + string.digits
 # Random bytes -> letters and digits without bias: bytes >= 248 (4 * 62) are dropped, the rest
-# map modulo 62. One token_bytes call instead of a secrets.choice per character (bench/).
+# map modulo 62. One randbytes call instead of a secrets.choice per character (bench/).
 _TO_ALNUM = bytes(ord(_ALNUM[b % 62]) for b in range(256))
 _UNEVEN = bytes(range(248, 256))
 
+# Ids are labels, not secrets (a task is only ever shown to its owner's key): a generator of
+# our own, seeded from the OS and again in every forked worker, spares the getrandom syscall,
+# which gives up the GIL on a busy worker (bench/). Not the shared `random`: tests (hypothesis)
+# seed that one, and equal task ids would overwrite each other.
+_RNG = random.Random()
+os.register_at_fork(after_in_child=_RNG.seed)
+_V4 = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
+_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 
-def _alnum(count: int, random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> str:
+
+def _alnum(count: int) -> str:
     while True:
-        raw = random_bytes(count + 8).translate(_TO_ALNUM, _UNEVEN)
+        raw = _RNG.randbytes(count + 8).translate(_TO_ALNUM, _UNEVEN)
         if len(raw) >= count:
             return raw[:count].decode("ascii")
 
 
+def _uuid4_hex() -> str:
+    return f"{_RNG.getrandbits(128) & _V4_CLEAR | _V4:032x}"
+
+
 def new_task_id(fmt: str) -> str:
     if fmt == "uuid":
-        return str(uuid.uuid4())
+        h = _uuid4_hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
     if fmt == "hex32":
-        return uuid.uuid4().hex
+        return _uuid4_hex()
     if fmt == "task_alnum32":
         return "task_" + _alnum(32)
     raise ValueError(f"unknown id format {fmt!r}")
@@ -48,7 +60,5 @@ def new_request_id(style: str = "2025") -> str:
         _stamp = (second, time.strftime("%Y%m%d%H%M%S", time.gmtime(second)))
     stamp = _stamp[1]
     nanos = f"{nanos_part:09d}"[:8]
-    # A request id is a label, not a secret: the in-process generator (reseeded in every forked
-    # worker) spares the getrandom syscall, which gives up the GIL on a busy worker (bench/).
-    rand = _alnum(8, random.randbytes)
+    rand = _alnum(8)
     return f"{stamp}{nanos}{_BUILD}{rand}" if style == "2026" else f"{stamp}{nanos}{rand}"
