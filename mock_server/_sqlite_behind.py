@@ -14,6 +14,7 @@ it to go: exact where a guess from times had missed writes of a busy worker.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import mmap
 import os
@@ -26,7 +27,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FLUSH_INTERVAL", "Behind", "Mark", "Pending", "Signal", "wait_for_marks"]
+__all__ = ["FLUSH_INTERVAL", "Batch", "Behind", "Mark", "Signal", "TaskRow", "sweep"]
 
 log = logging.getLogger("mock_server")
 
@@ -60,105 +61,195 @@ class Signal:
 
 
 class Mark:
-    """A file locked while a batch of deferred writes waits to be written.
+    """A file locked while a batch of deferred writes waits to be written, and its task log.
 
     Raised (created and locked) before the batch's first write is acknowledged, lowered
-    (removed, unlocked) once the batch is in the file. Each batch has its own mark, so a
-    reader waits for what was deferred before it read, never for a busy worker to go idle; the
-    lock dies with the process, so a killed worker keeps no one waiting.
+    (emptied, removed, unlocked) once the batch is in the database. Each batch has its own
+    mark, so a reader waits for what was deferred before it read, never for a busy worker to go
+    idle. The lock dies with the process: a killed worker keeps no one waiting, and the tasks
+    logged in its mark are written by the next process that finds it (``sweep``).
     """
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir(exist_ok=True)
         self._path = folder / f"{os.getpid()}-{secrets.token_hex(6)}"
-        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
 
+    def log(self, row: TaskRow) -> None:
+        """Keep a submitted task where it outlives this process (the OS has it on return)."""
+        line = (json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+        while line:
+            line = line[os.write(self._fd, line) :]
+
     def lower(self) -> None:
-        with suppress(FileNotFoundError):  # unlinked first: no new reader finds it
+        with suppress(OSError):  # emptied first: a reader that still finds it replays nothing
+            os.ftruncate(self._fd, 0)
             os.unlink(self._path)
         os.close(self._fd)  # and the lock with it
 
 
-def wait_for_marks(folder: Path, timeout: float) -> bool:
-    """Wait until every mark raised before now, by any process, is lowered; False on timeout."""
+# ns, task_id, owner, polls, forced_step, facts: a row of the tasks table, but its seq.
+TaskRow = tuple[str, str, str, int, "int | None", str]
+
+
+def sweep(
+    folder: Path, timeout: float, recover: Callable[[list[TaskRow]], None]
+) -> tuple[bool, bool]:
+    """Wait until every mark raised before now is lowered, and write the tasks logged in marks
+    of killed processes. (all lowered within ``timeout``, 0: look only; any mark found)."""
     deadline = time.monotonic() + timeout
     try:
         names = [entry.name for entry in os.scandir(folder)]
     except FileNotFoundError:
-        return True
+        return True, False
+    done = True
     for name in names:
         try:
             fd = os.open(folder / name, os.O_RDWR)
         except FileNotFoundError:  # lowered meanwhile
             continue
         try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        return False
-                    time.sleep(0.001)
-            with suppress(OSError):  # unlocked and old: its process was killed
-                if time.time() - os.fstat(fd).st_mtime > _DEAD_AFTER:
-                    os.unlink(folder / name)
+            if _lock(fd, deadline):
+                _recover(folder / name, fd, recover)
+            else:
+                done = False
         finally:
             os.close(fd)
-    return True
+    return done, bool(names)
 
 
-Pending = tuple[dict[tuple[str, str, str], int], list[tuple[str, float, dict[str, Any]]]]
+def _lock(fd: int, deadline: float) -> bool:
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.001)
+
+
+def _recover(path: Path, fd: int, recover: Callable[[list[TaskRow]], None]) -> None:
+    """A mark we could lock: lowered meanwhile, not yet locked by its maker, or left behind."""
+    size = os.fstat(fd).st_size
+    if size:  # a killed process's tasks (a live one empties its mark before unlocking it)
+        rows = [row for line in os.pread(fd, size, 0).splitlines() if (row := _row(line))]
+        recover(rows)  # idempotent: tasks already written are left as they are
+        os.ftruncate(fd, 0)  # a second finder replays nothing
+        os.unlink(path)
+        log.warning("wrote %d submitted task(s) logged by a killed worker", len(rows))
+    else:
+        with suppress(OSError):  # empty and old: left by a process killed as it raised it
+            if time.time() - os.fstat(fd).st_mtime > _DEAD_AFTER:
+                os.unlink(path)
+
+
+def _row(line: bytes) -> TaskRow | None:
+    try:
+        ns, task_id, owner, polls, forced, facts = json.loads(line)
+    except ValueError:  # a line cut short by the kill
+        return None
+    return (ns, task_id, owner, polls, forced, facts)
+
+
+class Batch:
+    """Writes behind of one interval: tasks, poll counts, journal entries, and their marks."""
+
+    __slots__ = ("entries", "marks", "polls", "tasks")
+
+    def __init__(self) -> None:
+        self.tasks: list[TaskRow] = []
+        self.polls: dict[tuple[str, str, str], int] = {}
+        self.entries: list[tuple[str, float, dict[str, Any]]] = []
+        self.marks: list[Mark] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.tasks or self.polls or self.entries)
 
 
 class Behind:
-    """Deferred poll counts and journal entries of one process, written every interval."""
+    """Deferred submits, poll counts and journal entries of one process, written every interval.
 
-    def __init__(self, write: Callable[[Pending], None], marks: Path) -> None:
+    Submitted tasks are logged in the batch's mark before the submit is answered, so they
+    survive the process; poll counts and journal entries of a batch whose write fails are
+    dropped (diagnostics), its tasks are kept for the next try.
+    """
+
+    def __init__(self, write: Callable[[Batch], None], marks: Path) -> None:
         self._write = write
         self._marks = marks
-        self._mark: Mark | None = None  # raised while anything is pending
         self._lock = threading.Lock()
-        self._polls: dict[tuple[str, str, str], int] = {}
-        self._entries: list[tuple[str, float, dict[str, Any]]] = []
+        self._flushing = threading.Lock()  # one batch at a time: tasks numbered in submit order
+        self._batch = Batch()
         self._wake = threading.Event()
         self._stopped = False
         self._thread: threading.Thread | None = None
+
+    def _open(self) -> Batch:
+        """The batch, marked (under the lock; before the request is answered)."""
+        batch = self._batch
+        if not batch.marks:
+            batch.marks.append(Mark(self._marks))
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="suno-mock-writes-behind", daemon=True
+            )
+            self._thread.start()
+        return batch
 
     def add(
         self, ns: str, owner: str, task_ids: Iterable[str], entry: dict[str, Any] | None
     ) -> None:
         with self._lock:
-            if self._mark is None:  # before the request is answered: readers must see it
-                self._mark = Mark(self._marks)
-            polls = self._polls
+            batch = self._open()
+            polls = batch.polls
             for task_id in task_ids:
                 key = (ns, owner, task_id)
                 polls[key] = polls.get(key, 0) + 1
             if entry is not None:
-                self._entries.append((ns, time.time(), entry))
-            full = len(self._entries) >= _FLUSH_AT
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="suno-mock-writes-behind", daemon=True
-                )
-                self._thread.start()
+                batch.entries.append((ns, time.time(), entry))
+            full = len(batch.entries) >= _FLUSH_AT
         if full:
             self._wake.set()
 
-    def flush(self) -> None:
-        """Write what is pending now, in the caller's thread (lost if the write fails)."""
+    def add_task(self, row: TaskRow, entry: dict[str, Any] | None) -> None:
         with self._lock:
-            pending: Pending = (self._polls, self._entries)
-            mark = self._mark
-            self._polls, self._entries, self._mark = {}, [], None
-        try:
-            if pending[0] or pending[1]:
-                self._write(pending)
-        finally:
-            if mark is not None:
+            batch = self._open()
+            batch.marks[-1].log(row)
+            batch.tasks.append(row)
+            if entry is not None:
+                batch.entries.append((row[0], time.time(), entry))
+            full = len(batch.tasks) + len(batch.entries) >= _FLUSH_AT
+        if full:
+            self._wake.set()
+
+    def has_tasks(self) -> bool:
+        return bool(self._batch.tasks)
+
+    def flush(self) -> bool:
+        """Write what is pending now, in the caller's thread; whether there was anything."""
+        with self._flushing:
+            with self._lock:
+                batch, self._batch = self._batch, Batch()
+            if not batch:
+                for mark in batch.marks:
+                    mark.lower()
+                return False
+            try:
+                self._write(batch)
+            except BaseException:
+                if batch.tasks:  # kept, with the marks that log them, for the next try
+                    with self._lock:
+                        self._batch.tasks[:0] = batch.tasks
+                        self._batch.marks[:0] = batch.marks
+                else:
+                    for mark in batch.marks:
+                        mark.lower()
+                raise
+            for mark in batch.marks:
                 mark.lower()
+            return True
 
     def _run(self) -> None:
         while not self._stopped:
@@ -168,7 +259,10 @@ class Behind:
                 self.flush()
             except Exception as exc:  # the thread must live on: the next interval tries again
                 # One line, no traceback: an outage would repeat it every interval.
-                log.warning("deferred poll counts and journal entries lost: %s", exc)
+                log.warning(
+                    "deferred poll counts and journal entries lost (submitted tasks kept): %s",
+                    exc,
+                )
 
     def close(self) -> None:
         self._stopped = True

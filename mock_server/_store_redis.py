@@ -158,12 +158,12 @@ class RedisStore:
         *,
         journal: dict[str, Any] | None = None,
         token: str | None = None,
-    ) -> TaskRecord:
+    ) -> None:
         keys = self._keys(ns)
         # The script assigns the seq, which sits inside the facts text: send the text around it.
         head, mark, tail = facts_of(replace(record, seq=0)).partition('"seq":0')
         assert mark, "facts without a seq"
-        seq = self._add(
+        done = self._add(
             keys=[keys.space, keys.journal, keys.index, keys.task(record.task_id)],
             args=[
                 *self._script_args(journal, token),
@@ -175,9 +175,8 @@ class RedisStore:
                 "" if record.forced_step is None else record.forced_step,
             ],
         )
-        if seq == -1:
+        if done == -1:
             raise SettingsChanged("redis store")
-        return replace(record, seq=int(seq))
 
     def _script_args(self, journal: dict[str, Any] | None, token: str | None) -> list[Any]:
         entry = "" if journal is None or self._journal_size <= 0 else dumps(journal)

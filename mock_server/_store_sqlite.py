@@ -5,6 +5,11 @@ concurrent workers never lose an update (poll counts use ``UPDATE ... SET polls 
 ... RETURNING``). Each process has one connection, which its threads take turns on: connections
 must not cross a fork, and with one per thread each write emptied the page cache of the others
 (bench/: 270 µs of CPU per fetch instead of 85).
+
+Submits, the polls of settled tasks and journal entries are written behind, every 20 ms in one
+transaction (``_sqlite_behind``); a submitted task is first logged in a file beside the
+database, so it outlives its process. A read that misses a task, and every journal or task-list
+read, first waits for the writes behind of every worker.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from ._sqlite_behind import Behind, Pending, Signal, wait_for_marks
+from ._sqlite_behind import Batch, Behind, Signal, TaskRow, sweep
 from ._store_codec import dumps, facts_of, record_from
 from .clock import ClockState
 from .store import Settings, SettingsChanged, StoreUnavailable, TaskRecord, unavailable_on
@@ -92,18 +97,21 @@ _INSERT = (
     "INSERT OR REPLACE INTO tasks (ns, task_id, owner, seq, polls, forced_step, facts)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-# Numbered in the statement, so that a submit is one statement (bench/: a third of its cost
-# was the transaction around two). The seq column is the task's; facts hold the submit's 0.
+# Numbered in the statement, so that many submits are one executemany. The seq column is the
+# task's; the facts hold the submit's 0.
 _ADD = (
     "INSERT INTO tasks (ns, task_id, owner, seq, polls, forced_step, facts)"
-    " VALUES (?, ?, ?, (SELECT seq + 1 FROM spaces WHERE ns = ?), ?, ?, ?) RETURNING seq"
+    " VALUES (?, ?, ?, (SELECT seq + 1 FROM spaces WHERE ns = ?), ?, ?, ?)"
+    " ON CONFLICT (ns, task_id) DO NOTHING"  # a killed worker's log may be written twice
 )
 _CHUNK = 500  # ids per statement, far below SQLite's variable limit
 _SETTLE_TIMEOUT = 2.0  # seconds a journal read waits for other workers' deferred writes
 _TRIM_EVERY = 50  # journal appends per process between two trims (reads are bounded anyway)
 
-# Locked past the busy timeout, or an I/O error.
-_unavailable = unavailable_on((sqlite3.OperationalError,), lambda exc: f"sqlite store: {exc}")
+# Locked past the busy timeout, an I/O error, or the folder of writes behind unusable.
+_unavailable = unavailable_on(
+    (sqlite3.OperationalError, OSError), lambda exc: f"sqlite store: {exc}"
+)
 
 
 class SQLiteStore:
@@ -122,17 +130,18 @@ class SQLiteStore:
                 f"the sqlite store needs SQLite >= 3.35, not {sqlite3.sqlite_version}"
             )
         self.path = Path(path)
+        self._marks = Path(f"{path}-behind")  # see _sqlite_behind.Mark
         self._clock_factory = clock_factory
         self._journal_size = journal_size
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
         self._handle: _Handle | None = None
         self._appends = 0
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            where = self.path.parent
-            raise ValueError(f"cannot create {where} for the sqlite store: {exc}") from exc
+        for where in (self.path.parent, self._marks):
+            try:
+                where.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ValueError(f"cannot create {where} for the sqlite store: {exc}") from exc
         self._init_schema()
 
     # connections -------------------------------------------------------------
@@ -200,6 +209,7 @@ class SQLiteStore:
             if "at" not in columns:  # files from before writes-behind: older entries sort first
                 tx.execute("ALTER TABLE journal ADD COLUMN at REAL")
             tx.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        sweep(self._marks, 0, self._recover)  # tasks logged by workers killed since
 
     # tasks -------------------------------------------------------------------
     @_unavailable
@@ -236,88 +246,51 @@ class SQLiteStore:
         *,
         journal: dict[str, Any] | None = None,
         token: str | None = None,
-    ) -> TaskRecord:
-        # Group commit: the submit queues, and whichever thread of the worker gets the connection
-        # first writes every queued one in one transaction. Under load that is one transaction
-        # (and one round of GIL hand-overs between threads) for several submits.
-        handle = self._mine()
-        mine = _Submit(ns, record, token)
-        with handle.queue_lock:
-            handle.queue.append(mine)
-        with handle.turn:
-            if not mine.done:
-                with handle.queue_lock:
-                    batch, handle.queue = handle.queue, []
-                self._commit_submits(batch)
-        if isinstance(mine.error, sqlite3.OperationalError):  # one error, many waiting threads
-            raise StoreUnavailable(f"sqlite store: {mine.error}") from mine.error
-        if mine.error is not None:
-            raise mine.error
-        if journal is not None:  # diagnostics, not the task: written behind (a third of a submit)
-            self._behind().add(ns, record.owner, (), journal)
-        return mine.record
+    ) -> None:
+        # Written behind, with the poll counts (bench/: a write statement per submit cost more
+        # than the rest of it): logged in the batch's mark first, so the task outlives this
+        # process, and a read that misses a task waits for the marks of every worker.
+        self._check(token)
+        row = (ns, record.task_id, record.owner, record.polls, record.forced_step)
+        self._behind().add_task((*row, facts_of(record)), journal)  # OSError: not acknowledged
 
-    def _commit_submits(self, batch: list[_Submit]) -> None:
-        """Insert the batch's tasks; a stale token fails its submit alone."""
-        try:
-            with self._writer() as conn:  # the tokens are checked under the writers' lock
-                current = self.token("")
-                fresh = []
-                for submit in batch:
-                    if submit.token is not None and submit.token != current:
-                        submit.error = SettingsChanged("sqlite store")
-                    else:
-                        fresh.append(submit)
-                if len(fresh) == 1:  # one statement is its own transaction: no BEGIN, COMMIT
-                    self._add(conn, fresh[0])
-                elif fresh:
-                    conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        for submit in fresh:
-                            self._add(conn, submit)
-                    except BaseException:
-                        conn.rollback()
-                        raise
-                    conn.commit()
-        except BaseException as exc:
-            for submit in batch:
-                if submit.error is None:
-                    submit.error = exc
-        for submit in batch:
-            submit.done = True
+    def _insert_tasks(self, conn: sqlite3.Connection, rows: list[TaskRow]) -> None:
+        """Insert tasks numbered in order by the statement (a trigger moves the count on)."""
+        clock = None
+        for ns in dict.fromkeys(row[0] for row in rows):
+            if conn.execute("SELECT 1 FROM spaces WHERE ns = ?", (ns,)).fetchone() is None:
+                clock = clock or dumps(self._clock_factory().to_dict())
+                conn.execute("INSERT INTO spaces (ns, seq, clock) VALUES (?, 0, ?)", (ns, clock))
+        conn.executemany(_ADD, [(ns, t, o, ns, p, f, facts) for ns, t, o, p, f, facts in rows])
 
-    def _add(self, conn: sqlite3.Connection, submit: _Submit) -> None:
-        """Insert one task, numbered by the statement itself (the trigger moves the count on)."""
-        ns, record = submit.ns, submit.record
-        row = (ns, record.task_id, record.owner, ns, record.polls, record.forced_step)
-        try:
-            # fetchall, not fetchone: the statement must run to its end to commit.
-            seq = conn.execute(_ADD, (*row, facts_of(record))).fetchall()[0][0]
-        except sqlite3.IntegrityError:  # no seq: the namespace's first task starts its clock
-            conn.execute(
-                "INSERT INTO spaces (ns, seq, clock) VALUES (?, 0, ?) ON CONFLICT (ns) DO NOTHING",
-                (ns, dumps(self._clock_factory().to_dict())),
-            )
-            seq = conn.execute(_ADD, (*row, facts_of(record))).fetchall()[0][0]
-        submit.record = record.numbered(seq)
+    @_unavailable
+    def _recover(self, rows: list[TaskRow]) -> None:
+        with self._transaction() as tx:
+            self._insert_tasks(tx, rows)
 
     @_unavailable
     def get(self, ns: str, owner: str, task_id: str) -> TaskRecord | None:
-        with self._reading() as conn:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM tasks WHERE ns = ? AND task_id = ? AND owner = ?",
-                (ns, task_id, owner),
-            ).fetchone()
-        return record_from(*row) if row else None
+        where = "ns = ? AND task_id = ? AND owner = ?"
+        return self._one(where, (ns, task_id, owner)) or self._after_settling(
+            lambda: self._one(where, (ns, task_id, owner))
+        )
 
     @_unavailable
     def find(self, ns: str, task_id: str) -> TaskRecord | None:
         """The task, whoever owns it (admin API)."""
+        where = "ns = ? AND task_id = ?"
+        return self._one(where, (ns, task_id)) or self._after_settling(
+            lambda: self._one(where, (ns, task_id))
+        )
+
+    def _one(self, where: str, args: tuple[str, ...]) -> TaskRecord | None:
         with self._reading() as conn:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM tasks WHERE ns = ? AND task_id = ?", (ns, task_id)
-            ).fetchone()
+            row = conn.execute(f"SELECT {_COLUMNS} FROM tasks WHERE {where}", args).fetchone()
         return record_from(*row) if row else None
+
+    def _after_settling(self, read: Callable[[], TaskRecord | None]) -> TaskRecord | None:
+        """Read again a task not found, if writes behind were pending (it may be among them)."""
+        return read() if self._settle() else None
 
     @_unavailable
     def poll(
@@ -329,18 +302,32 @@ class SQLiteStore:
         journal: dict[str, Any] | None = None,
         token: str | None = None,
     ) -> list[TaskRecord]:
+        wanted = list(dict.fromkeys(task_ids))
+        found = self._poll_once(ns, owner, wanted, journal, token)
+        if len(found) < len(wanted) and self._settle():  # submitted a moment ago, maybe
+            missing = [t for t in wanted if t not in found]
+            found.update(self._poll_once(ns, owner, missing, None if found else journal, None))
+        return [found[t] for t in wanted if t in found]
+
+    def _poll_once(
+        self,
+        ns: str,
+        owner: str,
+        wanted: list[str],
+        journal: dict[str, Any] | None,
+        token: str | None,
+    ) -> dict[str, TaskRecord]:
         with self._transaction() as tx:  # one write transaction for the polls and the journal
             self._check(token)
-            records = self._poll(tx, ns, owner, task_ids)
-            if records and journal is not None:
+            found = self._poll(tx, ns, owner, wanted)
+            if found and journal is not None:
                 self._journal_insert(tx, ns, journal)
-        return records
+        return found
 
     @staticmethod
     def _poll(
-        conn: sqlite3.Connection, ns: str, owner: str, task_ids: Iterable[str]
-    ) -> list[TaskRecord]:
-        wanted = list(dict.fromkeys(task_ids))
+        conn: sqlite3.Connection, ns: str, owner: str, wanted: list[str]
+    ) -> dict[str, TaskRecord]:
         found: dict[str, TaskRecord] = {}
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
@@ -354,18 +341,21 @@ class SQLiteStore:
             ).fetchall()
             for task_id, *rest in rows:
                 found[task_id] = record_from(*rest)
-        return [found[t] for t in wanted if t in found]
+        return found
 
     @_unavailable
     def force_step(self, ns: str, task_id: str, step: int | None) -> TaskRecord | None:
-        # A settings change too: workers keep settled tasks (poll_later), forced steps included.
-        with self._transaction(settings=True) as tx:
-            row = tx.execute(
-                "UPDATE tasks SET forced_step = ? WHERE ns = ? AND task_id = ?"
-                f" RETURNING {_COLUMNS}",
-                (step, ns, task_id),
-            ).fetchone()
-        return record_from(*row) if row else None
+        def pin() -> TaskRecord | None:
+            # A settings change too: workers keep settled tasks (poll_later), forced ones too.
+            with self._transaction(settings=True) as tx:
+                row = tx.execute(
+                    "UPDATE tasks SET forced_step = ? WHERE ns = ? AND task_id = ?"
+                    f" RETURNING {_COLUMNS}",
+                    (step, ns, task_id),
+                ).fetchone()
+            return record_from(*row) if row else None
+
+        return pin() or self._after_settling(pin)
 
     @_unavailable
     def tasks(self, ns: str) -> list[TaskRecord]:
@@ -388,25 +378,29 @@ class SQLiteStore:
         if handle.behind is None:
             with self._lock:
                 if handle.behind is None:
-                    handle.behind = Behind(self._write_behind, Path(f"{self.path}-behind"))
+                    handle.behind = Behind(self._write_behind, self._marks)
         return handle.behind
 
     @_unavailable
-    def _write_behind(self, pending: Pending) -> None:
-        polls, entries = pending
+    def _write_behind(self, batch: Batch) -> None:
         with self._transaction() as tx:
+            if batch.tasks:
+                self._insert_tasks(tx, batch.tasks)
             tx.executemany(
                 "UPDATE tasks SET polls = polls + ? WHERE ns = ? AND task_id = ? AND owner = ?",
-                [(count, ns, task_id, owner) for (ns, owner, task_id), count in polls.items()],
+                [(n, ns, task_id, owner) for (ns, owner, task_id), n in batch.polls.items()],
             )
-            for ns, at, entry in entries:
+            for ns, at, entry in batch.entries:
                 self._journal_insert(tx, ns, entry, at)
 
-    def _settle(self) -> None:
-        """Wait until every process's deferred writes made before now are in the file."""
-        self._behind().flush()
-        if not wait_for_marks(Path(f"{self.path}-behind"), _SETTLE_TIMEOUT):
+    def _settle(self) -> bool:
+        """Wait until every process's writes behind made before now are in the file; whether
+        there were any."""
+        wrote = self._behind().flush()
+        done, found = sweep(self._marks, _SETTLE_TIMEOUT, self._recover)
+        if not done:
             log.warning("deferred writes of another worker not in after %s s", _SETTLE_TIMEOUT)
+        return wrote or found
 
     # settings ----------------------------------------------------------------
     def _check(self, token: str | None) -> None:
@@ -582,22 +576,9 @@ class _Handle:
         self.lock_fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
         self.signal = Signal(f"{path}-settings")
         self.behind: Behind | None = None
-        self.queue: list[_Submit] = []  # submits waiting for the next group commit
-        self.queue_lock = threading.Lock()
 
     def close(self) -> None:
         with suppress(sqlite3.Error):
             self.conn.close()
         os.close(self.lock_fd)
         self.signal.close()
-
-
-class _Submit:
-    """One submit in a group commit: what to insert, and what became of it."""
-
-    __slots__ = ("done", "error", "ns", "record", "token")
-
-    def __init__(self, ns: str, record: TaskRecord, token: str | None) -> None:
-        self.ns, self.record, self.token = ns, record, token
-        self.done = False
-        self.error: BaseException | None = None

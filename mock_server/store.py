@@ -123,9 +123,10 @@ class Store(Protocol):
         *,
         journal: dict[str, Any] | None = None,
         token: str | None = None,
-    ) -> TaskRecord:
-        """Insert ``record`` with the namespace's next seq; append ``journal`` (a store may
-        write the entry a little later, as for ``poll_later``)."""
+    ) -> None:
+        """Insert ``record`` with the namespace's next seq; append ``journal``. A store may
+        write both a little later (as for ``poll_later``) if a read that misses the task waits
+        for it and the task outlives the process that acknowledged it."""
         ...
 
     def get(self, ns: str, owner: str, task_id: str) -> TaskRecord | None: ...
@@ -227,16 +228,15 @@ class MemoryStore:
         *,
         journal: dict[str, Any] | None = None,
         token: str | None = None,
-    ) -> TaskRecord:
+    ) -> None:
         with self._lock:
             space = self._space(ns)
             if token is not None and token != space.token:
                 raise SettingsChanged(ns)
             space.seq += 1
-            record = space.tasks[record.task_id] = record.numbered(space.seq)
+            space.tasks[record.task_id] = record.numbered(space.seq)
             if journal is not None:
                 space.journal.append(journal)
-        return record
 
     def get(self, ns: str, owner: str, task_id: str) -> TaskRecord | None:
         record = self._space(ns).tasks.get(task_id)

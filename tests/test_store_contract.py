@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sqlite3
 import threading
 import time
@@ -169,12 +170,12 @@ def test_namespaces_never_see_each_other(store: Store, ns: str) -> None:
 
 @all_backends
 def test_add_numbers_tasks_and_journals_with_them(store: Store) -> None:
-    first = store.add("a", record("t1", seq=0), journal={"i": 1})
-    second = store.add("a", record("t2", seq=0, owner="o_bob"))
-    assert (first.seq, second.seq, store.add("b", record("t1", seq=0)).seq) == (1, 2, 1)
-    assert first == TaskRecord(**{**record("t1").to_dict(), "seq": 1})
-    assert store.get("a", "o_alice", "t1") == first
-    assert [r.task_id for r in store.tasks("a")] == ["t1", "t2"]
+    store.add("a", record("t1", seq=0), journal={"i": 1})
+    store.add("a", record("t2", seq=0, owner="o_bob"))
+    store.add("b", record("t1", seq=0))
+    assert store.get("a", "o_alice", "t1") == TaskRecord(**{**record("t1").to_dict(), "seq": 1})
+    assert [(r.task_id, r.seq) for r in store.tasks("a")] == [("t1", 1), ("t2", 2)]
+    assert [(r.task_id, r.seq) for r in store.tasks("b")] == [("t1", 1)]
     assert store.journal("a") == [{"i": 1}]  # only the add that brought an entry wrote one
     assert store.next_seq("a") == 3
 
@@ -298,27 +299,83 @@ def _slow_writes(store: Store, seconds: float) -> None:
 def test_sqlite_reads_wait_for_every_workers_deferred_writes_however_late(
     tmp_path: Path,
 ) -> None:
-    """A worker's writes behind that land late, then another worker's own: a read sees both."""
+    """A worker's writes behind that land late, then another worker's own: reads see both."""
     url = f"sqlite://{tmp_path / 'store.db'}"
     busy, other = (open_store(url, manual_clock, JOURNAL) for _ in range(2))
     try:
         _slow_writes(busy, 0.3)  # far past the 20 ms interval
-        busy.add("", record("t1", seq=0))
-        busy.poll_later("", "o_alice", ["t1"], journal={"i": 1})
-        other.poll_later("", "o_alice", ["t1"], journal={"i": 2})  # the latest deferral: its own
-        assert [e["i"] for e in other.journal("")] == [1, 2]
-        assert [r.polls for r in other.tasks("")] == [2]
+        busy.add("", record("t1", seq=0), journal={"i": 1})
+        busy.poll_later("", "o_alice", ["t1"], journal={"i": 2})
+        polled = other.poll("", "o_alice", ["t1"], journal={"i": 3})  # found once busy's are in
+        assert [(r.seq, r.polls) for r in polled] == [(1, 2)]
+        other.poll_later("", "o_alice", ["t1"], journal={"i": 4})  # the latest deferral: its own
+        assert [e["i"] for e in other.journal("")] == [1, 2, 3, 4]
+        assert [r.polls for r in other.tasks("")] == [3]
     finally:
         busy.close()
         other.close()
+
+
+@pytest.mark.parametrize("read", ["get", "find", "poll", "force_step"])
+def test_a_task_submitted_through_one_sqlite_worker_is_found_at_once_through_another(
+    tmp_path: Path, read: str
+) -> None:
+    url = f"sqlite://{tmp_path / 'store.db'}"
+    first, second = (open_store(url, manual_clock, JOURNAL) for _ in range(2))
+    try:
+        _slow_writes(first, 0.2)
+        first.add("", record("t1", seq=0))
+        found = {
+            "get": lambda: second.get("", "o_alice", "t1"),
+            "find": lambda: second.find("", "t1"),
+            "poll": lambda: next(iter(second.poll("", "o_alice", ["t1"])), None),
+            "force_step": lambda: second.force_step("", "t1", 1),
+        }[read]()
+        assert found is not None and found.task_id == "t1"
+        assert second.get("", "o_alice", "nope") is None  # a miss with nothing pending
+    finally:
+        first.close()
+        second.close()
+
+
+def _submit_and_die(url: str) -> None:
+    store = open_store(url, manual_clock, JOURNAL)
+    store._write_behind = lambda batch: time.sleep(60)  # type: ignore[attr-defined]
+    for i in range(3):
+        store.add("", record(f"t{i}", seq=0), journal={"i": i})
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_tasks_submitted_by_a_sqlite_worker_killed_before_writing_them_are_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Acknowledged submits are logged outside the database; whoever comes next writes them."""
+    url = f"sqlite://{tmp_path / 'store.db'}"
+    store = open_store(url, manual_clock, JOURNAL)
+    try:
+        proc = multiprocessing.get_context("fork").Process(target=_submit_and_die, args=(url,))
+        proc.start()
+        proc.join(timeout=30)
+        assert proc.exitcode == -signal.SIGKILL
+        assert store.get("", "o_alice", "t1") is not None  # the miss looks for left-behind marks
+        assert [(r.task_id, r.seq) for r in store.tasks("")] == [("t0", 1), ("t1", 2), ("t2", 3)]
+        assert "wrote 3 submitted task(s) logged by a killed worker" in caplog.text
+        assert list((tmp_path / "store.db-behind").iterdir()) == []
+        assert store.journal("") == []  # diagnostics of the killed worker are lost
+    finally:
+        store.close()
+    again = open_store(url, manual_clock, JOURNAL)  # and a restart finds them too
+    try:
+        assert len(again.tasks("")) == 3
+    finally:
+        again.close()
 
 
 def test_sqlite_reads_do_not_wait_for_marks_of_killed_workers(tmp_path: Path) -> None:
     """A mark left by a killed worker (unlocked) neither holds reads up nor stays forever."""
     url = f"sqlite://{tmp_path / 'store.db'}"
     store = open_store(url, manual_clock, JOURNAL)
-    marks = tmp_path / "store.db-behind"
-    marks.mkdir()
+    marks = tmp_path / "store.db-behind"  # made by the store
     (marks / "old").touch()
     os.utime(marks / "old", (time.time() - 60, time.time() - 60))
     (marks / "new").touch()  # just created: its process may not have locked it yet
@@ -499,21 +556,20 @@ def test_concurrent_polls_from_threads_are_all_counted(store: Store) -> None:
 
 @all_backends
 def test_concurrent_submits_in_one_process_each_get_their_own_seq(store: Store) -> None:
-    """SQLite commits the submits that queue up together: none lost, none numbered twice."""
-    added: list[TaskRecord] = []
+    """SQLite writes the submits of an interval together: none lost, none numbered twice."""
 
     def submit(worker: int) -> None:
         for i in range(25):
-            added.append(store.add("", record(f"w{worker}-{i}", seq=0), journal={"i": i}))
+            store.add("", record(f"w{worker}-{i}", seq=0), journal={"i": i})
 
     threads = [threading.Thread(target=submit, args=(w,)) for w in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=30)
-    assert sorted(r.seq for r in added) == list(range(1, 201))
-    stored = {r.task_id: r.seq for r in store.tasks("")}
-    assert stored == {r.task_id: r.seq for r in added}
+    stored = store.tasks("")
+    assert sorted(r.seq for r in stored) == list(range(1, 201))
+    assert {r.task_id for r in stored} == {f"w{w}-{i}" for w in range(8) for i in range(25)}
     assert len(store.journal("")) == JOURNAL  # the last entries; the journal keeps JOURNAL
 
 
@@ -601,7 +657,8 @@ def test_a_sqlite_file_from_before_deferred_writes_opens_with_its_tasks_and_jour
     store = open_store(f"sqlite://{path}", manual_clock, JOURNAL)
     try:
         assert store.get("", "o_alice", "t1") == kept
-        assert store.add("", record("t2", seq=0)).seq == 2
+        store.add("", record("t2", seq=0))
+        assert store.find("", "t2").seq == 2  # type: ignore[union-attr]
         assert [r.polls for r in store.poll("", "o_alice", ["t1"], journal={"i": 1})] == [4]
         store.poll_later("", "o_alice", ["t1"], journal={"i": 2})
         assert [e["i"] for e in store.journal("")] == [0, 1, 2]  # the old entry first

@@ -83,22 +83,41 @@ def test_ready_when_the_store_answers(tmp_path: Path) -> None:
 
 
 def test_a_sqlite_file_locked_past_the_timeout_is_an_outage_too(tmp_path: Path) -> None:
+    """Reads need the file; a submit is logged beside it and written once the lock is gone."""
     path = tmp_path / "locked.db"
     store = SQLiteStore(path, clock, busy_timeout=0.05)
     app = create_app(Config(clock="manual"), store=store)
     client = app.test_client()
-    client.get("/__mock/clock")  # the namespace exists before the lock
+    before = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY)
+    known = before.get_json()["data"]
+    client.get(f"/suno/fetch/{known}", headers=KEY)  # written, and polled
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        submit = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY)
-        assert submit.status_code == 500
-        assert _clean(submit)["error"]["type"] == "new_api_error"
+        fetch = client.post("/suno/fetch", json={"ids": ["unknown-id"]}, headers=KEY)
+        assert (fetch.status_code, _clean(fetch)["code"]) == (500, "get_tasks_failed")
+        submit = client.post("/suno/submit/music", json={"prompt": "y"}, headers=KEY)
+        assert submit.status_code == 200
+        logged = submit.get_json()["data"]
+        time.sleep(0.1)  # a write behind fails meanwhile: the task is kept for the next one
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    again = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY)
-    assert again.status_code == 200  # recovers by itself once the lock is gone
+    after = client.get(f"/suno/fetch/{logged}", headers=KEY)
+    assert after.status_code == 200  # recovers by itself once the lock is gone
+    assert after.get_json()["data"]["task_id"] == logged
+    store.close()
+
+
+def test_a_submit_that_cannot_be_logged_answers_the_database_error(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    store = SQLiteStore(path, clock)
+    client = create_app(Config(clock="manual"), store=store).test_client()
+    (tmp_path / "store.db-behind").rmdir()
+    (tmp_path / "store.db-behind").write_text("not a folder")  # a submit cannot be logged
+    submit = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY)
+    assert submit.status_code == 500
+    assert _clean(submit)["error"]["type"] == "new_api_error"
     store.close()
 
 
