@@ -34,6 +34,7 @@ log = logging.getLogger("mock_server")
 FLUSH_INTERVAL = 0.02  # seconds a deferred write may wait; reads of the journal wait this out
 _LAYOUT = struct.Struct("<Q")  # the settings counter (files of 0.x had 8 more bytes, unused)
 _FLUSH_AT = 512  # deferred entries that wake the writer before its interval is up
+_MARK_SIZE = 1 << 16  # bytes mapped for a batch's task log at first (grows as needed)
 _DEAD_AFTER = 10.0  # seconds: an unlocked mark this old was left by a killed process
 
 
@@ -73,16 +74,35 @@ class Mark:
     def __init__(self, folder: Path) -> None:
         folder.mkdir(exist_ok=True)
         self._path = folder / f"{os.getpid()}-{secrets.token_hex(6)}"
-        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self._map: mmap.mmap | None = None
+        self._used = 0
 
     def log(self, row: TaskRow) -> None:
-        """Keep a submitted task where it outlives this process (the OS has it on return)."""
+        """Keep a submitted task where it outlives this process (the OS has it on return).
+
+        Copied into a shared mapping of the file: no system call, so the GIL is kept (a write()
+        per submit, under the batch's lock, queued the request threads behind each other).
+        """
         line = (json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
-        while line:
-            line = line[os.write(self._fd, line) :]
+        end = self._used + len(line)
+        if self._map is None or end > len(self._map):
+            self._grow(end)
+        assert self._map is not None
+        self._map[self._used : end] = line
+        self._used = end
+
+    def _grow(self, needed: int) -> None:
+        size = max(_MARK_SIZE, needed * 2)
+        os.ftruncate(self._fd, size)  # sparse: only what is written takes disk space
+        if self._map is not None:
+            self._map.close()
+        self._map = mmap.mmap(self._fd, size)
 
     def lower(self) -> None:
+        if self._map is not None:
+            self._map.close()
         with suppress(OSError):  # emptied first: a reader that still finds it replays nothing
             os.ftruncate(self._fd, 0)
             os.unlink(self._path)
@@ -134,11 +154,13 @@ def _recover(path: Path, fd: int, recover: Callable[[list[TaskRow]], None]) -> N
     """A mark we could lock: lowered meanwhile, not yet locked by its maker, or left behind."""
     size = os.fstat(fd).st_size
     if size:  # a killed process's tasks (a live one empties its mark before unlocking it)
-        rows = [row for line in os.pread(fd, size, 0).splitlines() if (row := _row(line))]
-        recover(rows)  # idempotent: tasks already written are left as they are
+        logged = os.pread(fd, size, 0).partition(b"\0")[0]  # the mapping's unused end is zeros
+        rows = [row for line in logged.splitlines() if (row := _row(line))]
+        if rows:
+            recover(rows)  # idempotent: tasks already written are left as they are
+            log.warning("wrote %d submitted task(s) logged by a killed worker", len(rows))
         os.ftruncate(fd, 0)  # a second finder replays nothing
         os.unlink(path)
-        log.warning("wrote %d submitted task(s) logged by a killed worker", len(rows))
     else:
         with suppress(OSError):  # empty and old: left by a process killed as it raised it
             if time.time() - os.fstat(fd).st_mtime > _DEAD_AFTER:

@@ -35,8 +35,8 @@ __all__ = ["SQLiteStore"]
 
 log = logging.getLogger("mock_server")
 
-# 2: tasks are numbered by a trigger and their seq column, not their facts (which hold 0). A
-# file of version 1 is brought up to 2 on open; a release that reads only 1 refuses it.
+# 2: a task's seq is its seq column, not its facts' (which hold 0). A file of version 1 is
+# brought up to 2 on open; a release that reads only 1 refuses it.
 _SCHEMA_VERSION = 2
 _READS = (0, 1, _SCHEMA_VERSION)
 _SCHEMA = (
@@ -70,11 +70,6 @@ CREATE TABLE IF NOT EXISTS journal (
 CREATE INDEX IF NOT EXISTS journal_by_ns ON journal (ns, id)
 """,
     """
-CREATE TRIGGER IF NOT EXISTS tasks_numbered AFTER INSERT ON tasks BEGIN
-    UPDATE spaces SET seq = NEW.seq WHERE ns = NEW.ns AND seq < NEW.seq;
-END
-""",
-    """
 CREATE TABLE IF NOT EXISTS faults (
     ns TEXT PRIMARY KEY,
     rules TEXT NOT NULL
@@ -97,13 +92,8 @@ _INSERT = (
     "INSERT OR REPLACE INTO tasks (ns, task_id, owner, seq, polls, forced_step, facts)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-# Numbered in the statement, so that many submits are one executemany. The seq column is the
-# task's; the facts hold the submit's 0.
-_ADD = (
-    "INSERT INTO tasks (ns, task_id, owner, seq, polls, forced_step, facts)"
-    " VALUES (?, ?, ?, (SELECT seq + 1 FROM spaces WHERE ns = ?), ?, ?, ?)"
-    " ON CONFLICT (ns, task_id) DO NOTHING"  # a killed worker's log may be written twice
-)
+_TASK_COLUMNS = "tasks (ns, task_id, owner, seq, polls, forced_step, facts)"
+_CHUNK_SIZES = (16, 4, 1)  # rows per statement of many: 16 measured best (bench/)
 _CHUNK = 500  # ids per statement, far below SQLite's variable limit
 _SETTLE_TIMEOUT = 2.0  # seconds a journal read waits for other workers' deferred writes
 _TRIM_EVERY = 50  # journal appends per process between two trims (reads are bounded anyway)
@@ -255,13 +245,23 @@ class SQLiteStore:
         self._behind().add_task((*row, facts_of(record)), journal)  # OSError: not acknowledged
 
     def _insert_tasks(self, conn: sqlite3.Connection, rows: list[TaskRow]) -> None:
-        """Insert tasks numbered in order by the statement (a trigger moves the count on)."""
-        clock = None
+        """Insert tasks, numbered in order after each namespace's last."""
+        seqs: dict[str, int] = {}
         for ns in dict.fromkeys(row[0] for row in rows):
-            if conn.execute("SELECT 1 FROM spaces WHERE ns = ?", (ns,)).fetchone() is None:
-                clock = clock or dumps(self._clock_factory().to_dict())
+            last = conn.execute("SELECT seq FROM spaces WHERE ns = ?", (ns,)).fetchone()
+            if last is None:  # the namespace's first task: its clock starts here too
+                clock = dumps(self._clock_factory().to_dict())
                 conn.execute("INSERT INTO spaces (ns, seq, clock) VALUES (?, 0, ?)", (ns, clock))
-        conn.executemany(_ADD, [(ns, t, o, ns, p, f, facts) for ns, t, o, p, f, facts in rows])
+            seqs[ns] = 0 if last is None else int(last[0])
+        numbered = []
+        for ns, task_id, owner, polls, forced, facts in rows:
+            seq = seqs[ns] = seqs[ns] + 1
+            numbered.append((ns, task_id, owner, seq, polls, forced, facts))
+        # DO NOTHING: the tasks of a killed worker's log may be in already.
+        _insert_rows(conn, _TASK_COLUMNS, numbered, " ON CONFLICT (ns, task_id) DO NOTHING")
+        conn.executemany(
+            "UPDATE spaces SET seq = ? WHERE ns = ?", [(seq, ns) for ns, seq in seqs.items()]
+        )
 
     @_unavailable
     def _recover(self, rows: list[TaskRow]) -> None:
@@ -383,15 +383,21 @@ class SQLiteStore:
 
     @_unavailable
     def _write_behind(self, batch: Batch) -> None:
+        # Statements of many rows, not executemany: every step gives up the GIL, and getting it
+        # back from busy request threads took up to 5 ms a row (bench/).
         with self._transaction() as tx:
             if batch.tasks:
                 self._insert_tasks(tx, batch.tasks)
-            tx.executemany(
-                "UPDATE tasks SET polls = polls + ? WHERE ns = ? AND task_id = ? AND owner = ?",
-                [(n, ns, task_id, owner) for (ns, owner, task_id), n in batch.polls.items()],
-            )
-            for ns, at, entry in batch.entries:
-                self._journal_insert(tx, ns, entry, at)
+            polls = [(n, ns, t, owner) for (ns, owner, t), n in batch.polls.items()]
+            for chunk in _chunks(polls):
+                tx.execute(
+                    "UPDATE tasks SET polls = polls + v.column1 FROM (VALUES "
+                    + ",".join(["(?, ?, ?, ?)"] * len(chunk))
+                    + ") AS v WHERE tasks.ns = v.column2 AND tasks.task_id = v.column3"
+                    " AND tasks.owner = v.column4",
+                    [value for row in chunk for value in row],
+                )
+            self._journal_insert_many(tx, batch.entries)
 
     def _settle(self) -> bool:
         """Wait until every process's writes behind made before now are in the file; whether
@@ -460,21 +466,25 @@ class SQLiteStore:
     def _journal_insert(
         self, conn: sqlite3.Connection, ns: str, entry: dict[str, Any], at: float | None = None
     ) -> None:
-        if self._journal_size <= 0:
+        self._journal_insert_many(conn, [(ns, time.time() if at is None else at, entry)])
+
+    def _journal_insert_many(
+        self, conn: sqlite3.Connection, entries: list[tuple[str, float, dict[str, Any]]]
+    ) -> None:
+        if self._journal_size <= 0 or not entries:
             return
-        conn.execute(
-            "INSERT INTO journal (ns, entry, at) VALUES (?, ?, ?)",
-            (ns, dumps(entry), time.time() if at is None else at),
-        )
+        _insert_rows(conn, "journal (ns, entry, at)", [(ns, dumps(e), at) for ns, at, e in entries])
         with self._lock:
-            self._appends += 1
-            trim = self._appends % _TRIM_EVERY == 0
+            before = self._appends
+            self._appends += len(entries)
+            trim = before // _TRIM_EVERY != self._appends // _TRIM_EVERY
         if trim:
-            conn.execute(
-                "DELETE FROM journal WHERE ns = ? AND id <= (SELECT id FROM journal WHERE ns = ?"
-                " ORDER BY id DESC LIMIT 1 OFFSET ?)",
-                (ns, ns, self._journal_size),
-            )
+            for ns in dict.fromkeys(ns for ns, _at, _entry in entries):
+                conn.execute(
+                    "DELETE FROM journal WHERE ns = ? AND id <= (SELECT id FROM journal"
+                    " WHERE ns = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (ns, ns, self._journal_size),
+                )
 
     @_unavailable
     def journal(self, ns: str) -> list[dict[str, Any]]:
@@ -543,6 +553,30 @@ class SQLiteStore:
                     log.warning("deferred poll counts and journal entries lost at close")
             with handle.turn:
                 handle.close()
+
+
+def _chunks(rows: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    """``rows`` in chunks of a few fixed sizes: a statement's text (and its parsed form in the
+    connection's statement cache) is reused, where each batch's own size had to be parsed."""
+    start = 0
+    for size in _CHUNK_SIZES:
+        while len(rows) - start >= size:
+            yield rows[start : start + size]
+            start += size
+
+
+def _insert_rows(
+    conn: sqlite3.Connection, into: str, rows: list[tuple[Any, ...]], tail: str = ""
+) -> None:
+    """INSERT INTO ``into`` VALUES (...), (...): many rows a statement."""
+    if not rows:
+        return
+    marks = "(" + ", ".join("?" * len(rows[0])) + ")"
+    for chunk in _chunks(rows):
+        conn.execute(
+            f"INSERT INTO {into} VALUES {', '.join([marks] * len(chunk))}{tail}",
+            [value for row in chunk for value in row],
+        )
 
 
 def _row(ns: str, record: TaskRecord) -> tuple[Any, ...]:

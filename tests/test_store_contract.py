@@ -459,6 +459,23 @@ def test_set_clock_before_any_other_call_creates_the_namespace(store: Store) -> 
 
 
 @all_backends
+def test_a_large_batch_of_writes_behind_numbers_counts_and_journals_every_one(
+    open_: Callable[..., Store],
+) -> None:
+    """Batches are written in statements of many rows: sizes across their chunk sizes."""
+    store = open_(journal_size=5)
+    ids = [f"t{i:02d}" for i in range(37)]
+    for task_id in ids:
+        store.add("", record(task_id, seq=0), journal={"i": task_id})
+    store.poll_later("", "o_alice", [*ids, "unknown"], journal={"i": "poll"})
+    store.poll_later("", "o_alice", ids[:21])
+    listed = store.tasks("")
+    assert [(r.task_id, r.seq) for r in listed] == [(t, n) for n, t in enumerate(ids, 1)]
+    assert [r.polls for r in listed] == [2] * 21 + [1] * 16
+    assert [e["i"] for e in store.journal("")] == [*ids[-4:], "poll"]
+
+
+@all_backends
 def test_journal_keeps_the_last_entries_in_order(store: Store) -> None:
     for i in range(JOURNAL + 3):
         store.journal_append("a", {"i": i, "path": "/suno/fetch", "body": "ü"})
