@@ -246,9 +246,6 @@ class Behind:
         if full:
             self._wake.set()
 
-    def has_tasks(self) -> bool:
-        return bool(self._batch.tasks)
-
     def flush(self) -> bool:
         """Write what is pending now, in the caller's thread; whether there was anything."""
         with self._flushing:
