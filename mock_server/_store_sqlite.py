@@ -367,6 +367,7 @@ class SQLiteStore:
         return [record_from(*row) for row in rows]
 
     # writes behind ----------------------------------------------------------
+    @_unavailable
     def poll_later(
         self, ns: str, owner: str, task_ids: Iterable[str], *, journal: dict[str, Any] | None = None
     ) -> None:

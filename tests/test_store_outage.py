@@ -113,11 +113,16 @@ def test_a_submit_that_cannot_be_logged_answers_the_database_error(tmp_path: Pat
     path = tmp_path / "store.db"
     store = SQLiteStore(path, clock)
     client = create_app(Config(clock="manual"), store=store).test_client()
+    held = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY).get_json()["data"]
+    client.get(f"/suno/fetch/{held}", headers=KEY)  # polled once: held, its polls go behind
+    store.journal("")  # every write behind is in: the folder is empty
     (tmp_path / "store.db-behind").rmdir()
     (tmp_path / "store.db-behind").write_text("not a folder")  # a submit cannot be logged
     submit = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY)
     assert submit.status_code == 500
     assert _clean(submit)["error"]["type"] == "new_api_error"
+    fetch = client.get(f"/suno/fetch/{held}", headers=KEY)
+    assert (fetch.status_code, _clean(fetch)["code"]) == (500, "get_task_failed")
     store.close()
 
 
