@@ -32,7 +32,7 @@ __all__ = ["FLUSH_INTERVAL", "Batch", "Behind", "Mark", "Signal", "TaskRow", "sw
 log = logging.getLogger("mock_server")
 
 FLUSH_INTERVAL = 0.02  # seconds a deferred write may wait; reads of the journal wait this out
-_LAYOUT = struct.Struct("<Q")  # the settings counter (files of 0.x had 8 more bytes, unused)
+_LAYOUT = struct.Struct("<Q")  # the settings counter (older files have 8 more bytes, unused)
 _FLUSH_AT = 512  # deferred entries that wake the writer before its interval is up
 _MARK_SIZE = 1 << 18  # bytes mapped for a batch's task log at first: ~500 tasks (then grows)
 _DEAD_AFTER = 10.0  # seconds: an unlocked mark this old was left by a killed process

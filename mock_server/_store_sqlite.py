@@ -305,6 +305,8 @@ class SQLiteStore:
         wanted = list(dict.fromkeys(task_ids))
         found = self._poll_once(ns, owner, wanted, journal, token)
         if len(found) < len(wanted) and self._settle():  # submitted a moment ago, maybe
+            # One journal entry per request; the token held for the first call, and a settings
+            # change since reaches these tasks as it would a request a moment earlier.
             missing = [t for t in wanted if t not in found]
             found.update(self._poll_once(ns, owner, missing, None if found else journal, None))
         return [found[t] for t in wanted if t in found]
