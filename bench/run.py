@@ -354,11 +354,9 @@ def _bench_setup(setup: Setup, opts: Options, rows: list[Row], servers: list[tup
                 # neither server.
                 order = [(small, small_req, f"{setup.name} {what} (10)"),
                          (fake, big_req, f"{setup.name} {what}")]
-                if i % 2:
-                    order.reverse()
-                done = {id(server): _load(opts, server, req, failures, label, warm=i == 0)
-                        for server, req, label in order}
-                pairs.append((done[id(small)], done[id(fake)]))
+                loads = [_load(opts, server, req, failures, label, warm=i == 0)
+                         for server, req, label in (order[::-1] if i % 2 else order)]
+                pairs.append((loads[0], loads[1]) if i % 2 == 0 else (loads[1], loads[0]))
             text, ok = _same_state(pairs)
             rows.append(Row(setup.name, f"{what}: {label}+ tasks vs a twin with 10",
                             _median(p[1] for p in pairs), _median(p[0] for p in pairs), text,

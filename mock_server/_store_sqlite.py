@@ -217,16 +217,20 @@ class SQLiteStore:
             return self._next_seq(tx, ns)
 
     def _next_seq(self, conn: sqlite3.Connection, ns: str) -> int:
-        row = conn.execute(
-            "UPDATE spaces SET seq = seq + 1 WHERE ns = ? RETURNING seq", (ns,)
-        ).fetchone()
-        if row is None:  # the namespace's first task: its clock starts here too
-            row = conn.execute(
-                "INSERT INTO spaces (ns, seq, clock) VALUES (?, 1, ?)"
-                " ON CONFLICT (ns) DO UPDATE SET seq = seq + 1 RETURNING seq",
-                (ns, dumps(self._clock_factory().to_dict())),
-            ).fetchone()
-        return int(row[0])
+        seq = self._last_seq(conn, ns) + 1
+        conn.execute("UPDATE spaces SET seq = ? WHERE ns = ?", (seq, ns))
+        return seq
+
+    def _last_seq(self, conn: sqlite3.Connection, ns: str) -> int:
+        """The namespace's last seq; on its first use, its row, and its clock, start here."""
+        row = conn.execute("SELECT seq FROM spaces WHERE ns = ?", (ns,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        conn.execute(
+            "INSERT INTO spaces (ns, seq, clock) VALUES (?, 0, ?) ON CONFLICT (ns) DO NOTHING",
+            (ns, dumps(self._clock_factory().to_dict())),
+        )
+        return 0
 
     @_unavailable
     def add(
@@ -246,13 +250,7 @@ class SQLiteStore:
 
     def _insert_tasks(self, conn: sqlite3.Connection, rows: list[TaskRow]) -> None:
         """Insert tasks, numbered in order after each namespace's last."""
-        seqs: dict[str, int] = {}
-        for ns in dict.fromkeys(row[0] for row in rows):
-            last = conn.execute("SELECT seq FROM spaces WHERE ns = ?", (ns,)).fetchone()
-            if last is None:  # the namespace's first task: its clock starts here too
-                clock = dumps(self._clock_factory().to_dict())
-                conn.execute("INSERT INTO spaces (ns, seq, clock) VALUES (?, 0, ?)", (ns, clock))
-            seqs[ns] = 0 if last is None else int(last[0])
+        seqs = {ns: self._last_seq(conn, ns) for ns in dict.fromkeys(row[0] for row in rows)}
         numbered = []
         for ns, task_id, owner, polls, forced, facts in rows:
             seq = seqs[ns] = seqs[ns] + 1
@@ -443,11 +441,7 @@ class SQLiteStore:
         if row is None:
             # The first worker to get here starts the namespace's clock; the others read it.
             with self._transaction() as tx:
-                tx.execute(
-                    "INSERT INTO spaces (ns, seq, clock) VALUES (?, 0, ?)"
-                    " ON CONFLICT (ns) DO NOTHING",
-                    (ns, dumps(self._clock_factory().to_dict())),
-                )
+                self._last_seq(tx, ns)
                 row = tx.execute("SELECT clock FROM spaces WHERE ns = ?", (ns,)).fetchone()
         return ClockState.from_dict(json.loads(row[0]))
 
