@@ -18,7 +18,8 @@ __all__ = ["contract_suite", "memory_store_bytes", "request_cost", "seed_store"]
 def memory_store_bytes(count: int) -> tuple[int, float]:
     """Bytes the memory store holds for ``count`` submitted tasks (tracemalloc), and submits/s."""
     from mock_server import Config
-    from mock_server.service import MockService, owner_of
+    from mock_server.core.identity import owner_of
+    from mock_server.service.mock_service import MockService
 
     service = MockService(Config(clock="manual"))
     scenario = service.resolve_scenario("MUSIC", None)
@@ -54,7 +55,7 @@ def request_cost(count: int, store: str = "memory://") -> dict[str, tuple[float,
     import timeit
 
     from mock_server import Config, create_app
-    from mock_server.service import owner_of
+    from mock_server.core.identity import owner_of
 
     app = create_app(Config(clock="manual", store=store))
     service = app.extensions["suno_mock"]
@@ -102,7 +103,8 @@ def seed_store(url: str, count: int, key: str) -> float:
     For SQLite and Redis, which the server reads as it goes: far quicker than over HTTP.
     """
     from mock_server import Config
-    from mock_server.service import MockService, owner_of
+    from mock_server.core.identity import owner_of
+    from mock_server.service.mock_service import MockService
 
     service = MockService(Config(store=url))
     try:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mock_server.validation import validate
+from mock_server.contract.validation import validate
 
 from ._drift_model import BREAKING, NOT_JSON, Finding, Observation, Response
 from ._redact import Redactor

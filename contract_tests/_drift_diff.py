@@ -27,8 +27,8 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
-from mock_server.profiles import Profile
-from mock_server.validation import explained_errors
+from mock_server.contract.profiles import Profile
+from mock_server.contract.validation import explained_errors
 
 from ._drift_baseline import (
     Baseline,

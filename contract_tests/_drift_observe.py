@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from mock_server.profiles import Profile
+from mock_server.contract.profiles import Profile
 
 from ._drift_model import NOT_JSON, Observation, Probe, Response
 from ._drift_probes import build_probes, spend_probes

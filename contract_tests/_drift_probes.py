@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from mock_server.profiles import Profile
+from mock_server.contract.profiles import Profile
 
 from ._drift_model import Expectation, Probe
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mock_server.fixtures import FixtureError
-from mock_server.scenarios import scenario_from_dict
-from mock_server.validation import validate
+from mock_server.contract.validation import validate
+from mock_server.core.scenarios import scenario_from_dict
+from mock_server.errors import FixtureError
 
 from ._drift_model import Observation, Response
 from ._redact import Redactor

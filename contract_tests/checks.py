@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, NoReturn
 
-from mock_server.validation import resolved_schema, validate
+from mock_server.contract.validation import resolved_schema, validate
 
 from ._observation import NOT_JSON, Observation
 

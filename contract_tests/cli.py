@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mock_server.profiles import profile_names
-from mock_server.validation import KINDS, validate
+from mock_server.contract.profiles import profile_names
+from mock_server.contract.validation import KINDS, validate
 
 __all__ = ["main", "pytest_args"]
 

@@ -23,8 +23,8 @@ from typing import Any, TextIO
 
 import httpx
 
-from mock_server.fixtures import FixtureError
-from mock_server.profiles import Profile, load_profile, profile_names
+from mock_server.contract.profiles import Profile, load_profile, profile_names
+from mock_server.errors import FixtureError
 
 from ._drift_baseline import (
     Baseline,
@@ -90,7 +90,7 @@ class DriftResult:
 
 
 def diff_body(payload: Any, kind: str, profile: str | Profile) -> list[Finding]:
-    """Findings for one response body (``kind`` as in mock_server.validation.KINDS)."""
+    """Findings for one response body (``kind`` as in mock_server.contract.validation.KINDS)."""
     chosen = load_profile(profile) if isinstance(profile, str) else profile
     return _diff_body(payload, kind, chosen)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mock_server.profiles import profile_names
+from mock_server.contract.profiles import profile_names
 
 from .mock import SunoMock
 from .targets import SuiteOptions, Target, build_target, parse_task_ids, public_url

@@ -1,6 +1,6 @@
 """Hypothesis strategies for request bodies and ids, generated from ``schemas/``.
 
-Every strategy starts from ``mock_server.validation.resolved_schema`` and hands it to
+Every strategy starts from ``mock_server.contract.validation.resolved_schema`` and hands it to
 hypothesis-jsonschema; the edits below only say what the schema cannot (which ids exist,
 which numbers Go can decode, which fields need an existing task).
 """
@@ -16,7 +16,7 @@ from typing import Any, cast
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from mock_server.validation import resolved_schema
+from mock_server.contract.validation import resolved_schema
 
 __all__ = [
     "bad_json",

@@ -10,9 +10,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .config import Config
-from .fixtures import FixtureError, validate_file
-from .profiles import profile_names
+from mock_server.contract.profiles import profile_names
+from mock_server.core.config import Config
+from mock_server.errors import FixtureError
+from mock_server.service.fixture_files import validate_file
 
 __all__ = ["main"]
 
@@ -104,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _store_url(args: argparse.Namespace) -> tuple[str, str | None]:
     """The store URL to use, and a temporary directory to remove afterwards (or None)."""
-    from .stores import is_shared
+    from mock_server.stores.urls import is_shared
 
     if args.store is None:
         if args.workers == 1:
@@ -122,8 +123,9 @@ def _store_url(args: argparse.Namespace) -> tuple[str, str | None]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import serve
-    from .stores import StoreUnavailable, redacted
+    from mock_server.server import serve
+    from mock_server.stores.base import StoreUnavailable
+    from mock_server.stores.urls import redacted
 
     if args.workers < 1 or args.threads < 1 or args.graceful_timeout < 1:
         print(

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from .app import create_app
-from .config import Config
+from mock_server.core.config import Config
+from mock_server.web.app import create_app
 
 __all__ = ["serve", "worker_app"]
 

@@ -16,7 +16,7 @@ import pytest
 
 from contract_tests.drift import DriftOptions, DriftResult, run_drift
 from mock_server import validate
-from mock_server.validation import resolved_schema
+from mock_server.contract.validation import resolved_schema
 from tests.conftest import ROOT, running_fake
 
 KEY = "sk-DRIFTSECRET123456"

@@ -16,7 +16,7 @@ from contract_tests._drift_record import RecordSkip, scenario_from_states
 from contract_tests._redact import Redactor
 from contract_tests.drift import DriftOptions, run_drift
 from mock_server import Config, create_app
-from mock_server.fixtures import validate_file
+from mock_server.service.fixture_files import validate_file
 from tests.conftest import shared_dir
 
 KEY = "sk-DRIFTSECRET123456"

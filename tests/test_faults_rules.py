@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mock_server import FixtureError
-from mock_server._resources import schemas_dir
 from mock_server.cli import main as suno_mock
-from mock_server.clock import ClockState
-from mock_server.faults import (
+from mock_server.contract.resources import schemas_dir
+from mock_server.core.clock import ClockState
+from mock_server.core.identity import owner_of
+from mock_server.faults.rules import (
     COMMON,
     KINDS,
     FaultBook,
@@ -25,8 +26,7 @@ from mock_server.faults import (
     parse_header,
     parse_rules,
 )
-from mock_server.service import owner_of
-from mock_server.store import MemoryStore
+from mock_server.stores.memory import MemoryStore
 
 
 def book(*base: dict) -> FaultBook:

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from mock_server import Config, FixtureError, create_app, validate
-from mock_server._fault_responses import INDEX_HTML, SATURATED, proxy_page
-from mock_server._fault_transport import ConnectionDropped
 from mock_server.cli import main as suno_mock
-from mock_server.service import owner_of
+from mock_server.core.identity import owner_of
+from mock_server.faults.responses import INDEX_HTML, SATURATED, proxy_page
+from mock_server.faults.transport import ConnectionDropped
 
 A, B = "key-alice", "key-bob"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from mock_server import Config, FixtureError, ScenarioBook, create_app
-from mock_server._resources import fixtures_dir
 from mock_server.cli import main as suno_mock
+from mock_server.contract.resources import fixtures_dir
 
 GOOD = {
     "name": "custom_song",

@@ -16,9 +16,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from mock_server import Config, create_app
-from mock_server._hot import HotPath
-from mock_server._store_sqlite import SQLiteStore
-from mock_server.store import MemoryStore, Store, StoreUnavailable, TaskRecord
+from mock_server.core.record import TaskRecord
+from mock_server.stores.base import Store, StoreUnavailable
+from mock_server.stores.memory import MemoryStore
+from mock_server.stores.sqlite_store import SQLiteStore
+from mock_server.web.hot import HotPath
 
 START = 1_750_000_000.0
 KEY = {"Authorization": "Bearer sk-hot-path-key"}
@@ -96,7 +98,7 @@ class Twins:
 
 
 def _clock(config: Config) -> Any:
-    from mock_server.clock import ClockState
+    from mock_server.core.clock import ClockState
 
     return ClockState.manual(config.clock_start)
 
@@ -125,7 +127,7 @@ def _headers(response: Any) -> list[tuple[str, str]]:
 @pytest.fixture
 def ids(monkeypatch: pytest.MonkeyPatch) -> _Ids:
     made = _Ids()
-    monkeypatch.setattr("mock_server.service.new_task_id", made)
+    monkeypatch.setattr("mock_server.service.mock_service.new_task_id", made)
     return made
 
 

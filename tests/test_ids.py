@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from mock_server.ids import new_request_id, new_task_id
+from mock_server.core.ids import new_request_id, new_task_id
 
 FORMATS = {
     "uuid": r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mock_server import Config, MockService, ScenarioBook, owner_of
-from mock_server.lifecycle import reached_step, state_of
+from mock_server.core.lifecycle import reached_step, state_of
 
 # The statuses a task may move between; terminal states have no way out.
 ORDER = {"NOT_START": 0, "SUBMITTED": 1, "QUEUED": 2, "IN_PROGRESS": 3, "SUCCESS": 4, "FAILURE": 4}

@@ -6,12 +6,14 @@ import itertools
 
 import pytest
 
-from mock_server import Config, gojson
-from mock_server._rendered import BoundedCache, StateTable, WireTask, success_body
-from mock_server.lifecycle import state_of
-from mock_server.render import render_task
-from mock_server.scenarios import ScenarioBook
-from mock_server.service import MockService, owner_of
+from mock_server import Config
+from mock_server.core.identity import owner_of
+from mock_server.core.lifecycle import state_of
+from mock_server.core.render import render_task
+from mock_server.core.scenarios import ScenarioBook
+from mock_server.service.mock_service import MockService
+from mock_server.service.rendered import BoundedCache, StateTable, WireTask, success_body
+from mock_server.wire import gojson
 
 OWNER = owner_of("render-cache-key")
 SCENARIOS = ScenarioBook().names()

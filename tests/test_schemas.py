@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis_jsonschema import from_schema
 
 from mock_server import resolved_schema, validate
-from mock_server.validation import KINDS
+from mock_server.contract.validation import KINDS
 from tests.conftest import SHARED, shared_dir
 
 CAPTURE_KINDS = {

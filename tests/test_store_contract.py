@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from mock_server import _store_sqlite
-from mock_server._store_codec import dumps, facts_of
-from mock_server.clock import ClockState
-from mock_server.store import SettingsChanged, Store, TaskRecord
-from mock_server.stores import open_store
+from mock_server.core.clock import ClockState
+from mock_server.core.record import TaskRecord
+from mock_server.stores import sqlite_store as _store_sqlite
+from mock_server.stores.base import SettingsChanged, Store
+from mock_server.stores.codec import dumps, facts_of
+from mock_server.stores.urls import open_store
 from tests._servers import RedisServer, redis_server
 
 BACKENDS = ["memory", "sqlite", "redis"]

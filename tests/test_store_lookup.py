@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from mock_server import Config, create_app
-from mock_server.service import owner_of
-from mock_server.store import MemoryStore, TaskRecord
+from mock_server.core.identity import owner_of
+from mock_server.core.record import TaskRecord
+from mock_server.stores.memory import MemoryStore
 
 
 def test_find_returns_any_owners_task_in_its_namespace_only() -> None:

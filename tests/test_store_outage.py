@@ -12,9 +12,9 @@ import pytest
 from flask import Flask
 
 from mock_server import Config, create_app, load_profile
-from mock_server._store_sqlite import SQLiteStore
-from mock_server.clock import ClockState
-from mock_server.stores import open_store
+from mock_server.core.clock import ClockState
+from mock_server.stores.sqlite_store import SQLiteStore
+from mock_server.stores.urls import open_store
 
 KEY = {"Authorization": "Bearer sk-alice"}
 # Port 1 on loopback refuses at once: Redis is "down". The password must never leak.
@@ -127,7 +127,7 @@ def test_a_submit_that_cannot_be_logged_answers_the_database_error(tmp_path: Pat
 
 
 def test_redis_store_calls_fail_fast_with_store_unavailable() -> None:
-    from mock_server.store import StoreUnavailable
+    from mock_server.stores.base import StoreUnavailable
 
     store = open_store(DOWN, clock)
     try:

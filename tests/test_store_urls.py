@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.clock import ClockState
-from mock_server.store import MemoryStore
-from mock_server.stores import backend_of, open_store, redacted, sqlite_path
+from mock_server.core.clock import ClockState
+from mock_server.stores.memory import MemoryStore
+from mock_server.stores.urls import backend_of, open_store, redacted, sqlite_path
 
 
 def clock() -> ClockState:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from mock_server import Config, create_app, profile_names
-from mock_server.validation import resolved_schema
+from mock_server.contract.validation import resolved_schema
 from tests.broken_servers import BROKEN, OTHER, PRIMARY, broken_app, seed, serve, write_ids
 
 pytest_plugins = ["pytester"]

@@ -8,10 +8,10 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from .lifecycle import TaskState
-from .profiles import Profile
-from .scenarios import Scenario, Step
-from .store import TaskRecord
+from mock_server.contract.profiles import Profile
+from mock_server.core.lifecycle import TaskState
+from mock_server.core.record import TaskRecord
+from mock_server.core.scenarios import Scenario, Step
 
 __all__ = ["clip_ids", "model_of", "mysql_order", "render_task"]
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._resources import fixtures_dir
-from .fixtures import FixtureError, load_json_file
+from mock_server.contract.fixtures import load_json_file
+from mock_server.contract.resources import fixtures_dir
+from mock_server.errors import FixtureError
 
 __all__ = ["TERMINAL", "Scenario", "ScenarioBook", "Step", "scenario_from_dict"]
 

@@ -13,13 +13,13 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import gojson
-from ._cache import BoundedCache
-from .lifecycle import TaskState, state_of
-from .profiles import Profile
-from .render import render_task
-from .scenarios import Scenario
-from .store import TaskRecord
+from mock_server.contract.profiles import Profile
+from mock_server.core.cache import BoundedCache
+from mock_server.core.lifecycle import TaskState, state_of
+from mock_server.core.record import TaskRecord
+from mock_server.core.render import render_task
+from mock_server.core.scenarios import Scenario
+from mock_server.wire import gojson
 
 __all__ = ["BoundedCache", "RenderCache", "StateTable", "WireTask", "batch_body", "success_body"]
 

@@ -15,7 +15,8 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
-from ._resources import schemas_dir
+from mock_server.contract.resources import profile_path, schemas_dir
+from mock_server.errors import FixtureError
 
 __all__ = [
     "KINDS",
@@ -120,9 +121,12 @@ def _swap_task(node: Any, task_file: str) -> Any:
 
 
 def _task_file(profile: str) -> str:
-    from .profiles import load_profile
-
-    return load_profile(profile).task_schema
+    # Read from the profile file itself: load_profile validates profiles with this module.
+    try:
+        raw = json.loads(profile_path(profile).read_text(encoding="utf-8"))
+        return str(raw["task_schema"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise FixtureError(f"unknown or unreadable profile {profile!r}") from None
 
 
 @lru_cache(maxsize=128)

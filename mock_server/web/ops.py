@@ -11,10 +11,11 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Response, g, request
 
-from .config import Config
-from .errors import JSON_UTF8, WireError, gateway_error, task_error
-from .service import MockService
-from .store import StoreUnavailable
+from mock_server.core.config import Config
+from mock_server.service.mock_service import MockService
+from mock_server.stores.base import StoreUnavailable
+from mock_server.wire.envelopes import JSON_UTF8, WireError, gateway_error, task_error
+from mock_server.wire.request import namespace_of
 
 __all__ = ["DB_ERROR_MESSAGE", "ops_blueprint"]
 
@@ -97,7 +98,7 @@ def ops_blueprint(service: MockService, config: Config) -> Blueprint:
                         "status": response.status_code,
                         "ms": round((time.perf_counter() - g.get("access_t0", 0.0)) * 1000, 3),
                         "bytes": response.calculate_content_length(),
-                        "namespace": request.headers.get("X-Mock-Namespace", "")[:128],
+                        "namespace": namespace_of(request.environ),
                         "owner": g.get("owner"),
                         "request_id": g.get("request_id"),
                         "remote": request.remote_addr,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_PKG = Path(__file__).resolve().parent
+# mock_server/, two levels up from this file.
+_PKG = Path(__file__).resolve().parent.parent
 
 
 def _data_dir(name: str) -> Path:
@@ -22,3 +23,12 @@ def schemas_dir() -> Path:
 
 def fixtures_dir() -> Path:
     return _data_dir("fixtures")
+
+
+def profiles_dir() -> Path:
+    return fixtures_dir() / "profiles"
+
+
+def profile_path(name: str) -> Path:
+    """Where the bundled profile ``name`` lives (it may not exist)."""
+    return profiles_dir() / f"{name}.json"

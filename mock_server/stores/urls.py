@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .clock import ClockState
-from .store import MemoryStore, Store, StoreUnavailable
+from mock_server.core.clock import ClockState
+from mock_server.stores.base import Store, StoreUnavailable
+from mock_server.stores.memory import MemoryStore
 
 __all__ = [
     "StoreUnavailable",
@@ -64,7 +65,7 @@ def _redis_store(
     url: str, clock_factory: Callable[[], ClockState], journal_size: int
 ) -> Store:
     try:
-        from ._store_redis import DEFAULT_PREFIX, RedisStore
+        from mock_server.stores.redis_store import DEFAULT_PREFIX, RedisStore
     except ImportError:  # redis is an optional dependency
         raise ValueError(
             "redis:// stores need the redis client: pip install 'suno-contract-kit[redis]'"
@@ -92,7 +93,7 @@ def open_store(
     if backend == "memory":
         return MemoryStore(clock_factory, journal_size)
     if backend == "sqlite":
-        from ._store_sqlite import SQLiteStore
+        from mock_server.stores.sqlite_store import SQLiteStore
 
         return SQLiteStore(sqlite_path(url), clock_factory, journal_size)
     return _redis_store(url, clock_factory, journal_size)

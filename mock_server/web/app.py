@@ -6,38 +6,29 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, request
-from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ._rendered import success_body
-from .config import Config
-from .errors import JSON, TEXT_UTF8, WireError, gateway_error, task_error
-from .gobind import BindError, bind_object
-from .ids import new_request_id
-from .service import MockService, owner_of
-from .store import Store, StoreUnavailable
+from mock_server.core.actions import SUBMIT_FIELDS
+from mock_server.core.config import Config
+from mock_server.core.identity import owner_of
+from mock_server.core.ids import new_request_id
+from mock_server.service.mock_service import MockService
+from mock_server.service.rendered import success_body
+from mock_server.stores.base import Store, StoreUnavailable
+from mock_server.wire.envelopes import JSON, TEXT_UTF8, WireError, gateway_error, task_error
+from mock_server.wire.gobind import BindError, bind_object
+from mock_server.wire.request import (
+    FETCH_FIELDS,
+    FETCH_GO_TYPE,
+    SCENARIO_HEADER,
+    api_key_of,
+    namespace_of,
+)
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("mock_server")
 
-SCENARIO_HEADER = "X-Mock-Scenario"
-NAMESPACE_HEADER = "X-Mock-Namespace"
-_NAMESPACE_ENVIRON = "HTTP_" + NAMESPACE_HEADER.upper().replace("-", "_")
-_FETCH_FIELDS: dict[str, tuple[type, ...]] = {"ids": (list,), "action": (str,)}
-_FETCH_GO_TYPE = 'struct { IDs []interface {} "json:\\"ids\\""; Action string "json:\\"action\\"" }'
-_SUBMIT_FIELDS: dict[str, tuple[type, ...]] = {
-    "gpt_description_prompt": (str,),
-    "prompt": (str,),
-    "mv": (str,),
-    "title": (str,),
-    "tags": (str,),
-    "continue_at": (float, int),
-    "task_id": (str,),
-    "continue_clip_id": (str,),
-    "make_instrumental": (bool,),
-    "notify_hook": (str,),
-}
 _INDEX_HTML = (
     b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>New API</title></head>'
     b'<body><div id="root"></div></body></html>'
@@ -64,25 +55,6 @@ def _language() -> str:
     return request.headers.get("Accept-Language", "")
 
 
-def namespace() -> str:
-    # Straight from the WSGI environ: half the cost of request.headers, on every request.
-    return str(request.environ.get(_NAMESPACE_ENVIRON, ""))[:128]
-
-
-def api_key_of(headers: Headers, lowercase_bearer: bool) -> str:
-    """The key a request carries, read as TokenAuth reads it ("" when there is none)."""
-    header = headers.get("Authorization", "")
-    key = ""
-    prefixes = ("Bearer ", "bearer ") if lowercase_bearer else ("Bearer ",)
-    for prefix in prefixes:
-        if header.startswith(prefix):
-            key = header[len(prefix) :].strip()
-            break
-    if key in ("", "midjourney-proxy"):
-        key = headers.get("mj-api-secret", "").strip()
-    return key
-
-
 def create_app(config: Config | None = None, *, store: Store | None = None) -> Flask:
     """Build the fake. ``store`` overrides the one ``config.store`` names."""
     config = config or Config()
@@ -96,7 +68,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
 
     def authenticate() -> str:
         """The caller's owner id, or a 401 in the gateway envelope (TokenAuth)."""
-        key = api_key_of(request.headers, profile.lowercase_bearer)
+        key = api_key_of(request.environ, profile.lowercase_bearer)
         if not key.removeprefix("sk-"):
             raise gateway_error(
                 401,
@@ -124,7 +96,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
         response.headers["X-Oneapi-Request-Id"] = seen.get("request_id") or new_request_id()
         path = request.path
         if path.startswith("/suno/"):
-            ns = namespace()
+            ns = namespace_of(request.environ)
             try:
                 service.store.journal_append(
                     ns,
@@ -204,7 +176,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
                 "(the live gateway answers 500 new_api_panic here)",
             )
         try:
-            fields = bind_object(body, _SUBMIT_FIELDS, "dto.SunoSubmitReq", "SunoSubmitReq")
+            fields = bind_object(body, SUBMIT_FIELDS, "dto.SunoSubmitReq", "SunoSubmitReq")
         except BindError as exc:
             raise task_error(400, "invalid_request", str(exc)) from None
         if action == "LYRICS" and not fields.get("prompt"):
@@ -215,41 +187,45 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
             )
         except (KeyError, ValueError) as exc:
             raise task_error(400, "invalid_request", str(exc).strip("'\"")) from None
-        task_id = service.submit(g.owner, action, fields, scenario, ns=namespace())
+        task_id = service.submit(
+            g.owner, action, fields, scenario, ns=namespace_of(request.environ)
+        )
         return _success(task_id, profile.submit_content_type, profile.submit_headers)
 
     @app.post("/suno/fetch")
     def fetch() -> Response:
         g.owner = authenticate()
         try:
-            fields = bind_object(read_body(), _FETCH_FIELDS, _FETCH_GO_TYPE)
+            fields = bind_object(read_body(), FETCH_FIELDS, FETCH_GO_TYPE)
         except BindError as exc:
             # gin writes the status before any Content-Type, so net/http sniffs text/plain.
             raise task_error(400, "invalid_request", str(exc), TEXT_UTF8) from None
         ids = fields.get("ids") or []
         if not ids:
             return _success([])
-        return _success(service.fetch(g.owner, ids, namespace(), faults=g.get("task_faults")))
+        ns = namespace_of(request.environ)
+        return _success(service.fetch(g.owner, ids, ns, faults=g.get("task_faults")))
 
     @app.get("/suno/fetch/<task_id>")
     def fetch_one(task_id: str) -> Response:
         g.owner = authenticate()
-        task = service.fetch_one(g.owner, task_id, namespace(), faults=g.get("task_faults"))
+        ns = namespace_of(request.environ)
+        task = service.fetch_one(g.owner, task_id, ns, faults=g.get("task_faults"))
         if task is None:
             raise task_error(400, "task_not_exist", "task_not_exist")
         return _success(task)
 
-    from ._fault_wsgi import install_faults
+    from mock_server.web.faults import install_faults
 
     install_faults(app, service)
-    from .admin import admin_blueprint
+    from mock_server.web.admin import admin_blueprint
 
     app.register_blueprint(admin_blueprint(service, config))
-    from .ops import ops_blueprint
+    from mock_server.web.ops import ops_blueprint
 
     app.register_blueprint(ops_blueprint(service, config))
     # Last, once every hook is known: plain submits and fetches skip Flask (same bytes).
-    from ._hot import install_hot_path
+    from mock_server.web.hot import install_hot_path
 
     install_hot_path(app, service, config)
     return app

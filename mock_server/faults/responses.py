@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-from .errors import JSON_UTF8, gateway_error, task_error
-from .faults import Rule
-from .profiles import Profile
+from mock_server.contract.profiles import Profile
+from mock_server.faults.rules import Rule
+from mock_server.wire.envelopes import JSON_UTF8, gateway_error, task_error
 
 __all__ = ["FaultResponse", "not_json_response", "status_response"]
 

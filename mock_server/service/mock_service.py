@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._rendered import BoundedCache, RenderCache, StateTable, batch_body, success_body
-from .clock import ClockState
-from .config import Config
-from .faults import FaultBook, load_fault_profile
-from .fixtures import FixtureError
-from .ids import new_task_id
-from .lifecycle import TaskState
-from .profiles import Profile, load_profile
-from .render import render_task
-from .scenarios import Scenario, ScenarioBook, scenario_from_dict
-from .store import Store, TaskRecord
-from .stores import open_store
-from .validation import validate
+from mock_server.contract.profiles import Profile, load_profile
+from mock_server.contract.validation import validate
+from mock_server.core.clock import ClockState
+from mock_server.core.config import Config
+from mock_server.core.ids import new_task_id
+from mock_server.core.lifecycle import TaskState
+from mock_server.core.record import TaskRecord
+from mock_server.core.render import render_task
+from mock_server.core.scenarios import Scenario, ScenarioBook, scenario_from_dict
+from mock_server.errors import FixtureError
+from mock_server.faults.rules import FaultBook, load_fault_profile
+from mock_server.service.rendered import (
+    BoundedCache,
+    RenderCache,
+    StateTable,
+    batch_body,
+    success_body,
+)
+from mock_server.stores.base import Store
+from mock_server.stores.urls import open_store
 
 if TYPE_CHECKING:
-    from ._fault_tasks import TaskFaults
+    from mock_server.faults.tasks import TaskFaults
 
-__all__ = ["MockService", "owner_of"]
+__all__ = ["MockService"]
 
 SUBMIT_FIELDS = (
     "gpt_description_prompt",
@@ -36,15 +42,6 @@ SUBMIT_FIELDS = (
     "continue_clip_id",
     "make_instrumental",
 )
-
-
-def owner_of(api_key: str) -> str:
-    """Tasks belong to a digest of the key, so stores, journals and logs never hold the key.
-
-    A leading ``sk-`` is dropped first, as the gateway does.
-    """
-    key = api_key.removeprefix("sk-").encode("utf-8", "surrogatepass")
-    return "o_" + hashlib.sha256(key).hexdigest()[:24]
 
 
 class MockService:

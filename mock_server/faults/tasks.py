@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from .faults import FaultBook, Rule, draw
-from .lifecycle import TaskState, state_of
-from .scenarios import Scenario
-from .store import TaskRecord
+from mock_server.core.lifecycle import TaskState, state_of
+from mock_server.core.record import TaskRecord
+from mock_server.core.scenarios import Scenario
+from mock_server.faults.rules import FaultBook, Rule, draw
 
 __all__ = ["TaskFaults"]
 

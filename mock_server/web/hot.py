@@ -17,16 +17,25 @@ from io import BytesIO
 from typing import Any, TypeVar
 
 from flask import Flask, g
-from werkzeug.datastructures import EnvironHeaders
 
-from ._cache import BoundedCache
-from ._rendered import success_body
-from .app import _FETCH_FIELDS, _FETCH_GO_TYPE, _SUBMIT_FIELDS, SCENARIO_HEADER, api_key_of
-from .config import Config
-from .gobind import BindError, bind_object
-from .ids import new_request_id
-from .service import MockService, owner_of
-from .store import Settings, SettingsChanged, StoreUnavailable, TaskRecord
+from mock_server.core.actions import SUBMIT_FIELDS
+from mock_server.core.cache import BoundedCache
+from mock_server.core.config import Config
+from mock_server.core.identity import owner_of
+from mock_server.core.ids import new_request_id
+from mock_server.core.record import TaskRecord
+from mock_server.service.mock_service import MockService
+from mock_server.service.rendered import success_body
+from mock_server.stores.base import Settings, SettingsChanged, StoreUnavailable
+from mock_server.wire.gobind import BindError, bind_object
+from mock_server.wire.request import (
+    FETCH_FIELDS,
+    FETCH_GO_TYPE,
+    SCENARIO_HEADER,
+    api_key_of,
+    environ_key,
+    namespace_of,
+)
 
 __all__ = ["HotPath", "install_hot_path"]
 
@@ -36,7 +45,7 @@ Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 _FETCH_PREFIX = "/suno/fetch/"
 _SUBMIT_PREFIX = "/suno/submit/"
-_SCENARIO_ENVIRON = "HTTP_" + SCENARIO_HEADER.upper().replace("-", "_")
+_SCENARIO_ENVIRON = environ_key(SCENARIO_HEADER)
 _HOT_ONLY = ("now", "settings")  # what ``seen`` holds that the Flask route does not put in g
 _ATTEMPTS = 3  # tries with fresh settings before the Flask path takes the request
 T = TypeVar("T")
@@ -105,7 +114,7 @@ class HotPath:
             return self.flask_wsgi(environ, start_response)
         if "HTTP_X_MOCK_FAULT" in environ:
             return self.flask_wsgi(environ, start_response)
-        ns = str(environ.get("HTTP_X_MOCK_NAMESPACE", ""))[:128]
+        ns = namespace_of(environ)
         request_id = new_request_id(self.profile.request_id_style)
         seen: dict[str, Any] = {"request_id": request_id}  # what the Flask route puts in g
         try:
@@ -206,7 +215,7 @@ class HotPath:
         return out
 
     def _owner(self, environ: Environ) -> str | None:
-        key = api_key_of(EnvironHeaders(environ), self.profile.lowercase_bearer)
+        key = api_key_of(environ, self.profile.lowercase_bearer)
         if not key.removeprefix("sk-"):
             return None
         owner = owner_of(key)
@@ -251,7 +260,7 @@ class HotPath:
         if body is None:
             return None
         try:
-            fields = bind_object(body, _FETCH_FIELDS, _FETCH_GO_TYPE)
+            fields = bind_object(body, FETCH_FIELDS, FETCH_GO_TYPE)
         except BindError:
             environ["wsgi.input"] = BytesIO(body)
             return None
@@ -286,7 +295,7 @@ class HotPath:
         if body is None:
             return None
         try:
-            fields = bind_object(body, _SUBMIT_FIELDS, "dto.SunoSubmitReq", "SunoSubmitReq")
+            fields = bind_object(body, SUBMIT_FIELDS, "dto.SunoSubmitReq", "SunoSubmitReq")
             if action == "LYRICS" and not fields.get("prompt"):
                 raise BindError("prompt_empty")
             scenario = self.service.resolve_scenario(

@@ -20,8 +20,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._resources import fixtures_dir
-from .fixtures import FixtureError, _read_json
+from mock_server.contract.fixtures import read_json
+from mock_server.contract.resources import fixtures_dir
+from mock_server.contract.validation import validate
+from mock_server.core.identity import owner_of
+from mock_server.errors import FixtureError
 
 __all__ = [
     "KINDS",
@@ -215,8 +218,6 @@ def _semantic_problems(raw: Mapping[str, Any], where: str) -> list[str]:
 
 
 def _problems(rules: Any, prefix: str) -> list[str]:
-    from .validation import validate
-
     problems = []
     if isinstance(rules, list):
         for i, rule in enumerate(rules):
@@ -229,8 +230,6 @@ def _problems(rules: Any, prefix: str) -> list[str]:
 
 
 def _build(raw: Mapping[str, Any]) -> Rule:
-    from .service import owner_of  # service imports this module: import at call time
-
     key = raw.get("api_key")
     return Rule(
         id=raw.get("id", ""),
@@ -252,8 +251,6 @@ def parse_rules(payload: Any) -> list[Rule]:
     Raises FaultError naming every problem by JSON path ($ is the payload as given).
     """
     if isinstance(payload, dict) and "rules" in payload and "fault" not in payload:
-        from .validation import validate
-
         problems = _problems(payload["rules"], "$.rules")
         if not problems:
             problems = [str(v) for v in validate(payload, "fault")]
@@ -330,7 +327,7 @@ def bundled_fault_profiles() -> list[str]:
 
 def load_fault_file(path: Path) -> list[Rule]:
     """A fault file's rules; FixtureError naming the file and JSON path."""
-    data = _read_json(Path(path))
+    data = read_json(Path(path))
     if not isinstance(data, dict) or "rules" not in data:
         raise FixtureError(f'{path}: invalid fault: $: a fault file is {{"rules": [...]}}')
     try:

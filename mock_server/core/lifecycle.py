@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .scenarios import Scenario
+from mock_server.core.scenarios import Scenario
 
 __all__ = ["STARTED", "TaskState", "reached_step", "state_of"]
 

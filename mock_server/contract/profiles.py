@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 
-from ._resources import fixtures_dir, schemas_dir
-from .fixtures import FixtureError, load_json_file
+from mock_server.contract.fixtures import load_json_file
+from mock_server.contract.resources import profile_path, profiles_dir, schemas_dir
+from mock_server.errors import FixtureError
 
 __all__ = ["Profile", "load_profile", "profile_names"]
 
@@ -39,18 +39,14 @@ class Profile:
         return table[which]
 
 
-def _profiles_dir() -> Path:
-    return fixtures_dir() / "profiles"
-
-
 def profile_names() -> list[str]:
-    return sorted(p.stem for p in _profiles_dir().glob("*.json"))
+    return sorted(p.stem for p in profiles_dir().glob("*.json"))
 
 
 @cache
 def load_profile(name: str) -> Profile:
     """Load and validate the bundled profile ``name``."""
-    path = _profiles_dir() / f"{name}.json"
+    path = profile_path(name)
     if not path.is_file():
         raise FixtureError(
             f"unknown profile {name!r}; known profiles: {', '.join(profile_names())}"

@@ -14,19 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, g, request
 
-from . import gojson
-from ._fault_responses import FaultResponse, not_json_response, status_response
-from ._fault_tasks import TaskFaults
-from ._fault_transport import ConnectionDropped, Wire
-from .errors import JSON_UTF8, task_error
-from .faults import FaultError, FaultRequest, Rule, parse_header
+from mock_server.core.identity import owner_of
+from mock_server.faults.responses import FaultResponse, not_json_response, status_response
+from mock_server.faults.rules import FaultError, FaultRequest, Rule, parse_header
+from mock_server.faults.tasks import TaskFaults
+from mock_server.faults.transport import ConnectionDropped, Wire
+from mock_server.wire import gojson
+from mock_server.wire.envelopes import JSON_UTF8, task_error
+from mock_server.wire.request import FAULT_HEADER, api_key_of, namespace_of
 
 if TYPE_CHECKING:
-    from .service import MockService
+    from mock_server.service.mock_service import MockService
 
 __all__ = ["FAULT_HEADER", "ConnectionDropped", "fault_admin_routes", "install_faults"]
 
-FAULT_HEADER = "X-Mock-Fault"
 _ROUTES = {"submit": "submit", "fetch": "fetch_batch", "fetch_one": "fetch_one"}
 _NO_RESPONSE = 0  # journal status of a request whose connection was closed without an answer
 
@@ -53,14 +54,11 @@ def _task_ids() -> tuple[str, ...]:
 
 def install_faults(app: Flask, service: MockService) -> None:
     """Apply the service's fault rules (and X-Mock-Fault) to every request under /suno/."""
-    from .app import api_key_of, namespace
-    from .service import owner_of
-
     book = service.faults
     profile = service.profile
 
     def owner() -> str | None:
-        key = api_key_of(request.headers, profile.lowercase_bearer)
+        key = api_key_of(request.environ, profile.lowercase_bearer)
         return owner_of(key) if key.removeprefix("sk-") else None
 
     @app.before_request
@@ -74,7 +72,7 @@ def install_faults(app: Flask, service: MockService) -> None:
                 extra = parse_header(header)
             except FaultError as exc:
                 raise task_error(400, "invalid_request", f"{FAULT_HEADER}: {exc}") from None
-        ns = namespace()
+        ns = namespace_of(request.environ)
         route = _ROUTES.get(request.endpoint or "")
         plan = book.decide(FaultRequest(route, owner, _task_ids), ns, extra)
         if not plan.fired and not plan.task_rules:

@@ -8,11 +8,13 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from . import gojson
-from .config import Config
-from .errors import JSON_UTF8, task_error
-from .fixtures import FixtureError
-from .service import MockService, owner_of
+from mock_server.core.config import Config
+from mock_server.core.identity import owner_of
+from mock_server.errors import FixtureError
+from mock_server.service.mock_service import MockService
+from mock_server.wire import gojson
+from mock_server.wire.envelopes import JSON_UTF8, task_error
+from mock_server.wire.request import namespace_of
 
 __all__ = ["ADMIN_TOKEN_HEADER", "admin_blueprint"]
 
@@ -50,7 +52,7 @@ def admin_blueprint(service: MockService, config: Config) -> Blueprint:
     bp = Blueprint("suno_mock_admin", __name__, url_prefix="/__mock")
 
     def ns() -> str:
-        return request.headers.get("X-Mock-Namespace", "")[:128]
+        return namespace_of(request.environ)
 
     @bp.before_request
     def _guard() -> None:
@@ -211,7 +213,7 @@ def admin_blueprint(service: MockService, config: Config) -> Blueprint:
     def journal() -> Response:
         return _json(service.store.journal(ns()))
 
-    from ._fault_wsgi import fault_admin_routes
+    from mock_server.web.faults import fault_admin_routes
 
     fault_admin_routes(bp, service, ns)  # /faults: add, list, clear
     return bp

@@ -26,10 +26,11 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from ._sqlite_behind import Batch, Behind, Signal, TaskRow, sweep
-from ._store_codec import dumps, facts_of, record_from
-from .clock import ClockState
-from .store import Settings, SettingsChanged, StoreUnavailable, TaskRecord, unavailable_on
+from mock_server.core.clock import ClockState
+from mock_server.core.record import TaskRecord
+from mock_server.stores.base import Settings, SettingsChanged, StoreUnavailable, unavailable_on
+from mock_server.stores.codec import dumps, facts_of, record_from
+from mock_server.stores.sqlite_behind import Batch, Behind, Signal, TaskRow, sweep
 
 __all__ = ["SQLiteStore"]
 

@@ -6,8 +6,8 @@ import json
 from dataclasses import fields
 from typing import Any
 
-from ._cache import BoundedCache
-from .store import TaskRecord
+from mock_server.core.cache import BoundedCache
+from mock_server.core.record import TaskRecord
 
 __all__ = ["dumps", "facts_of", "record_from"]
 

@@ -18,9 +18,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ._store_codec import dumps, facts_of, record_from
-from .clock import ClockState
-from .store import Settings, SettingsChanged, TaskRecord, unavailable_on
+from mock_server.core.clock import ClockState
+from mock_server.core.record import TaskRecord
+from mock_server.stores.base import Settings, SettingsChanged, unavailable_on
+from mock_server.stores.codec import dumps, facts_of, record_from
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
 

@@ -1,0 +1,1 @@
+"""The contract as data: schemas/ and fixtures/ located, validated and loaded; profiles."""

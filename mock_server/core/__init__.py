@@ -1,0 +1,1 @@
+"""The pure core: clock, ids, task record, identity, scenarios, lifecycle, render, actions."""

@@ -1,0 +1,1 @@
+"""Faults: rules and their book, canned responses, task effects, transport tricks."""

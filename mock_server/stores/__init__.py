@@ -1,0 +1,1 @@
+"""Where task facts, clocks, journals and fault state live: memory, SQLite, Redis."""

@@ -1,0 +1,132 @@
+"""The store protocol. Stores keep only facts (who, what, when, polls); states are computed."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from mock_server.core.clock import ClockState
+from mock_server.core.record import TaskRecord
+
+__all__ = [
+    "Settings",
+    "SettingsChanged",
+    "Store",
+    "StoreUnavailable",
+    "unavailable_on",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached (Redis down, SQLite locked past its timeout). Retryable.
+
+    The message names the backend and the cause, never a URL (it may hold a password).
+    """
+
+
+def unavailable_on(
+    errors: tuple[type[BaseException], ...], describe: Callable[[BaseException], str]
+) -> Callable[[F], F]:
+    """A decorator for a store's methods: ``errors`` become StoreUnavailable(describe(error))."""
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except errors as exc:
+                raise StoreUnavailable(describe(exc)) from exc
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+class SettingsChanged(Exception):
+    """A namespace's clock or fault rules changed since the caller read them: nothing was done."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a request needs before it touches a task: the clock and the stored fault rules.
+
+    They change only through admin calls, so a server keeps them per process and hands
+    ``token`` to ``poll``/``add``, which refuse (SettingsChanged) instead of acting on stale
+    ones. The token is opaque, changes with every clock, fault-rule or reset change (and, in a
+    store that offers ``token``, with forced steps) and never repeats, not even after a reset.
+    """
+
+    token: str
+    clock: ClockState
+    faults: list[dict[str, Any]] | None
+
+
+class Store(Protocol):
+    """What the app needs from a store. Every call is scoped to a namespace."""
+
+    def insert(self, ns: str, record: TaskRecord) -> None: ...
+    def next_seq(self, ns: str) -> int: ...
+    def add(
+        self,
+        ns: str,
+        record: TaskRecord,
+        *,
+        journal: dict[str, Any] | None = None,
+        token: str | None = None,
+    ) -> None:
+        """Insert ``record`` with the namespace's next seq; append ``journal``. A store may
+        write both a little later (as for ``poll_later``) if a read that misses the task waits
+        for it and the task outlives the process that acknowledged it."""
+        ...
+
+    def get(self, ns: str, owner: str, task_id: str) -> TaskRecord | None: ...
+    def find(self, ns: str, task_id: str) -> TaskRecord | None: ...
+    def poll(
+        self,
+        ns: str,
+        owner: str,
+        task_ids: Iterable[str],
+        *,
+        journal: dict[str, Any] | None = None,
+        token: str | None = None,
+    ) -> list[TaskRecord]:
+        """Count a poll of the owner's tasks among ``task_ids`` and return them.
+
+        ``journal`` is appended in the same step when a task was found. With ``token`` (from
+        ``settings``) nothing is done if the settings changed since: SettingsChanged.
+        """
+        ...
+
+    def poll_later(
+        self, ns: str, owner: str, task_ids: Iterable[str], *, journal: dict[str, Any] | None = None
+    ) -> None:
+        """``poll`` for tasks the caller knows and holds settled: whatever their poll count, they
+        show the same state. A store may write it a little later (journal and task reads wait
+        for it); this one polls at once."""
+        ...
+
+    def token(self, ns: str) -> str | None:
+        """The current settings token if reading it costs no round trip, else None.
+
+        With a token here, a caller may serve settled tasks it holds and ``poll_later`` them.
+        """
+        ...
+
+    def settings(self, ns: str) -> Settings: ...
+    def force_step(self, ns: str, task_id: str, step: int | None) -> TaskRecord | None: ...
+    def tasks(self, ns: str) -> list[TaskRecord]: ...
+    def clock(self, ns: str) -> ClockState: ...
+    def set_clock(self, ns: str, state: ClockState) -> None: ...
+    def journal_append(self, ns: str, entry: dict[str, Any]) -> None: ...
+    def journal(self, ns: str) -> list[dict[str, Any]]: ...
+    def reset(self, ns: str) -> None: ...
+    def ping(self) -> bool: ...
+    def close(self) -> None: ...
+    # Fault rules and counters (mock_server.faults.FaultState), shared like the tasks.
+    def get_faults(self, ns: str) -> list[dict[str, Any]] | None: ...
+    def put_faults(self, ns: str, rules: list[dict[str, Any]]) -> None: ...
+    def fault_counter(self, ns: str, key: str, delta: int = 1) -> int: ...

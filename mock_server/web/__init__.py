@@ -1,0 +1,1 @@
+"""The HTTP edge: Flask app, admin and ops blueprints, the fast WSGI path, fault middleware."""

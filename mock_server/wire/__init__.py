@@ -1,0 +1,1 @@
+"""The gateway's wire: Go JSON, gin binding, error envelopes, request reading."""

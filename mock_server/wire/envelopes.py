@@ -1,0 +1,45 @@
+"""The real API's error envelopes, as (status, body, content type)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mock_server.wire import gojson
+
+__all__ = ["JSON", "JSON_UTF8", "TEXT_UTF8", "WireError", "gateway_error", "task_error"]
+
+JSON = "application/json"
+JSON_UTF8 = "application/json; charset=utf-8"
+TEXT_UTF8 = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class WireError(Exception):
+    """An error response ready for the wire."""
+
+    status: int
+    body: bytes
+    content_type: str = JSON_UTF8
+
+
+def task_error(status: int, code: str, message: str, content_type: str = JSON_UTF8) -> WireError:
+    """dto.TaskError: ``{"code","message","data":null}``."""
+    return WireError(
+        status, gojson.dumpb({"code": code, "message": message, "data": None}), content_type
+    )
+
+
+def gateway_error(
+    status: int,
+    message: str,
+    request_id: str,
+    *,
+    code: str = "",
+    with_code: bool = True,
+    kind: str = "new_api_error",
+) -> WireError:
+    """The middleware's OpenAI-style envelope, message suffixed with the request id."""
+    error: dict[str, str] = {"message": f"{message} (request id: {request_id})", "type": kind}
+    if with_code:
+        error["code"] = code
+    return WireError(status, gojson.dumpb({"error": error}), JSON_UTF8)

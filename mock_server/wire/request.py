@@ -1,0 +1,52 @@
+"""Reading a request as the gateway does: the API key, our X-Mock-* headers, the bound fields."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "FAULT_HEADER",
+    "FETCH_FIELDS",
+    "FETCH_GO_TYPE",
+    "NAMESPACE_HEADER",
+    "SCENARIO_HEADER",
+    "api_key_of",
+    "environ_key",
+    "namespace_of",
+]
+
+SCENARIO_HEADER = "X-Mock-Scenario"
+NAMESPACE_HEADER = "X-Mock-Namespace"
+FAULT_HEADER = "X-Mock-Fault"
+# The batch fetch body, as new-api binds it: struct{IDs []any; Action string}.
+FETCH_FIELDS: dict[str, tuple[type, ...]] = {"ids": (list,), "action": (str,)}
+FETCH_GO_TYPE = 'struct { IDs []interface {} "json:\\"ids\\""; Action string "json:\\"action\\"" }'
+_NAMESPACE_LIMIT = 128
+
+
+def environ_key(header: str) -> str:
+    """The WSGI environ key of ``header`` (HTTP_X_MOCK_NAMESPACE for X-Mock-Namespace)."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+_NAMESPACE_ENVIRON = environ_key(NAMESPACE_HEADER)
+
+
+def namespace_of(environ: Mapping[str, Any]) -> str:
+    """The caller's namespace (X-Mock-Namespace), read straight from the WSGI environ."""
+    return str(environ.get(_NAMESPACE_ENVIRON, ""))[:_NAMESPACE_LIMIT]
+
+
+def api_key_of(environ: Mapping[str, Any], lowercase_bearer: bool) -> str:
+    """The key a request carries, read as TokenAuth reads it ("" when there is none)."""
+    header = str(environ.get("HTTP_AUTHORIZATION", ""))
+    key = ""
+    prefixes = ("Bearer ", "bearer ") if lowercase_bearer else ("Bearer ",)
+    for prefix in prefixes:
+        if header.startswith(prefix):
+            key = header[len(prefix) :].strip()
+            break
+    if key in ("", "midjourney-proxy"):
+        key = str(environ.get("HTTP_MJ_API_SECRET", "")).strip()
+    return key
