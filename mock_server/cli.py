@@ -123,8 +123,8 @@ def _store_url(args: argparse.Namespace) -> tuple[str, str | None]:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from mock_server.errors import StoreUnavailable
     from mock_server.server import serve
-    from mock_server.stores.base import StoreUnavailable
     from mock_server.stores.urls import redacted
 
     if args.workers < 1 or args.threads < 1 or args.graceful_timeout < 1:

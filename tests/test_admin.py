@@ -149,6 +149,33 @@ def test_force_a_step_and_list_tasks(client):
     assert client.post("/__mock/tasks/nope/step", json={"step": "complete"}).status_code == 404
 
 
+def test_forcing_an_unknown_step_is_a_400_that_lists_the_steps(client):
+    task_id = client.post("/__mock/tasks", json={"api_key": "alice"}).get_json()["task_id"]
+    r = client.post(f"/__mock/tasks/{task_id}/step", json={"step": "no-such-step"})
+    assert r.status_code == 400
+    body = r.get_json()
+    assert body["code"] == "invalid_request"
+    assert "no step 'no-such-step'" in body["message"]
+    assert all(name in body["message"] for name in ("submitted", "streaming", "complete"))
+    assert client.get("/__mock/tasks").get_json()[0]["forced"] is False  # nothing changed
+
+
+def test_an_unknown_task_is_a_404_with_a_clean_message(client):
+    r = client.post("/__mock/tasks/nope/step", json={"step": "complete"})
+    assert r.status_code == 404
+    assert r.get_json() == {
+        "code": "task_not_exist",
+        "message": "no task 'nope' in this namespace",
+        "data": None,
+    }
+
+
+def test_an_unknown_scenario_is_a_400_without_stray_quotes(client):
+    r = client.post("/__mock/tasks", json={"api_key": "a", "scenario": "nope"})
+    assert r.status_code == 400
+    assert r.get_json()["message"].startswith("unknown scenario 'nope'; known: ")
+
+
 def test_scenarios_lists_the_bundled_ones(client):
     names = {s["name"]: s for s in client.get("/__mock/scenarios").get_json()}
     assert {"music_success", "music_failure", "music_stuck", "lyrics_success"} <= set(names)

@@ -17,7 +17,8 @@ from flask.testing import FlaskClient
 
 from mock_server import Config, create_app
 from mock_server.core.record import TaskRecord
-from mock_server.stores.base import Store, StoreUnavailable
+from mock_server.errors import StoreUnavailable
+from mock_server.stores.base import Store
 from mock_server.stores.memory import MemoryStore
 from mock_server.stores.sqlite_store import SQLiteStore
 from mock_server.web.hot import HotPath

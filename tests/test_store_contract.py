@@ -16,8 +16,9 @@ import pytest
 
 from mock_server.core.clock import ClockState
 from mock_server.core.record import TaskRecord
+from mock_server.errors import SettingsChanged
 from mock_server.stores import sqlite_store as _store_sqlite
-from mock_server.stores.base import SettingsChanged, Store
+from mock_server.stores.base import Store
 from mock_server.stores.codec import dumps, facts_of
 from mock_server.stores.urls import open_store
 from tests._servers import RedisServer, redis_server

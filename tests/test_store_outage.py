@@ -127,7 +127,7 @@ def test_a_submit_that_cannot_be_logged_answers_the_database_error(tmp_path: Pat
 
 
 def test_redis_store_calls_fail_fast_with_store_unavailable() -> None:
-    from mock_server.stores.base import StoreUnavailable
+    from mock_server.errors import StoreUnavailable
 
     store = open_store(DOWN, clock)
     try:

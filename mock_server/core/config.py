@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mock_server.errors import ConfigError
+
 __all__ = ["Config"]
 
 
@@ -29,6 +31,6 @@ class Config:
 
     def __post_init__(self) -> None:
         if self.clock not in ("wall", "manual"):
-            raise ValueError(f"clock must be 'wall' or 'manual', not {self.clock!r}")
+            raise ConfigError(f"clock must be 'wall' or 'manual', not {self.clock!r}")
         if self.speed <= 0:
-            raise ValueError(f"speed must be positive, not {self.speed!r}")
+            raise ConfigError(f"speed must be positive, not {self.speed!r}")

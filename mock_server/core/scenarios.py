@@ -10,7 +10,7 @@ from typing import Any
 
 from mock_server.contract.fixtures import load_json_file
 from mock_server.contract.resources import fixtures_dir
-from mock_server.errors import FixtureError
+from mock_server.errors import FixtureError, ScenarioNotFound, UnknownStep
 
 __all__ = ["TERMINAL", "Scenario", "ScenarioBook", "Step", "scenario_from_dict"]
 
@@ -68,7 +68,9 @@ class Scenario:
                 if step.name == name_or_index:
                     return i
         names = ", ".join(s.name for s in self.steps)
-        raise KeyError(f"scenario {self.name!r} has no step {name_or_index!r} (steps: {names})")
+        raise UnknownStep(
+            f"scenario {self.name!r} has no step {name_or_index!r}; its steps: {names}"
+        )
 
 
 def _placeholders(value: Any) -> Iterable[str]:
@@ -181,7 +183,8 @@ class ScenarioBook:
         try:
             return self._by_name[name]
         except KeyError:
-            raise KeyError(f"unknown scenario {name!r}; known: {', '.join(self.names())}") from None
+            known = ", ".join(self.names())
+            raise ScenarioNotFound(f"unknown scenario {name!r}; known: {known}") from None
 
     def names(self) -> list[str]:
         return sorted(self._by_name)

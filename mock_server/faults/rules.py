@@ -24,7 +24,7 @@ from mock_server.contract.fixtures import read_json
 from mock_server.contract.resources import fixtures_dir
 from mock_server.contract.validation import validate
 from mock_server.core.identity import owner_of
-from mock_server.errors import FixtureError
+from mock_server.errors import FaultError, FixtureError
 
 __all__ = [
     "KINDS",
@@ -89,10 +89,6 @@ _PRIMARY = {
 }
 _LIFETIME = ("id", "times", "rate", "seed")  # meaningless for a one-request header rule
 MAX_LATENCY = 60.0
-
-
-class FaultError(ValueError):
-    """A fault rule is invalid; ``str()`` names each problem by JSON path."""
 
 
 def draw(seed: int, purpose: str, n: int) -> int:

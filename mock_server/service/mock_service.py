@@ -14,7 +14,7 @@ from mock_server.core.lifecycle import TaskState
 from mock_server.core.record import TaskRecord
 from mock_server.core.render import render_task
 from mock_server.core.scenarios import Scenario, ScenarioBook, scenario_from_dict
-from mock_server.errors import FixtureError
+from mock_server.errors import FixtureError, InvalidInput, TaskNotFound
 from mock_server.faults.rules import FaultBook, load_fault_profile
 from mock_server.service.rendered import (
     BoundedCache,
@@ -93,10 +93,10 @@ class MockService:
         return self.scenarios.get(record.scenario)
 
     def resolve_scenario(self, action: str, name: str | None) -> Scenario:
-        """The named scenario (KeyError/ValueError with a clear message) or the action's default."""
+        """The named scenario or the action's default (ScenarioNotFound, InvalidInput)."""
         scenario = self.scenarios.get(name or self.config.default_scenarios[action])
         if scenario.action != action:
-            raise ValueError(
+            raise InvalidInput(
                 f"scenario {scenario.name!r} is a {scenario.action} scenario, not {action}"
             )
         return scenario
@@ -238,7 +238,7 @@ class MockService:
     def force_step(self, task_id: str, step: str | int | None, ns: str = "") -> TaskRecord:
         record = self.find(task_id, ns)
         if record is None:
-            raise LookupError(f"no task {task_id!r}")
+            raise TaskNotFound(f"no task {task_id!r} in this namespace")
         index = None if step is None else self.scenario_for(record).step_index(step)
         updated = self.store.force_step(ns, task_id, index)
         assert updated is not None

@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 from mock_server.core.clock import ClockState
 from mock_server.core.record import TaskRecord
+from mock_server.errors import SettingsChanged, StoreUnavailable
 
 __all__ = [
     "Settings",
@@ -19,13 +20,6 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class StoreUnavailable(Exception):
-    """The store cannot be reached (Redis down, SQLite locked past its timeout). Retryable.
-
-    The message names the backend and the cause, never a URL (it may hold a password).
-    """
 
 
 def unavailable_on(
@@ -44,10 +38,6 @@ def unavailable_on(
         return wrapper  # type: ignore[return-value]
 
     return decorate
-
-
-class SettingsChanged(Exception):
-    """A namespace's clock or fault rules changed since the caller read them: nothing was done."""
 
 
 @dataclass(frozen=True)

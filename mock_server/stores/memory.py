@@ -11,7 +11,8 @@ from typing import Any
 
 from mock_server.core.clock import ClockState
 from mock_server.core.record import TaskRecord
-from mock_server.stores.base import Settings, SettingsChanged
+from mock_server.errors import SettingsChanged
+from mock_server.stores.base import Settings
 
 __all__ = ["MemoryStore"]
 

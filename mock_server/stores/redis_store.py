@@ -20,7 +20,8 @@ from redis.retry import Retry
 
 from mock_server.core.clock import ClockState
 from mock_server.core.record import TaskRecord
-from mock_server.stores.base import Settings, SettingsChanged, unavailable_on
+from mock_server.errors import SettingsChanged
+from mock_server.stores.base import Settings, unavailable_on
 from mock_server.stores.codec import dumps, facts_of, record_from
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]

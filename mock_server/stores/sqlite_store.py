@@ -28,7 +28,8 @@ from typing import Any
 
 from mock_server.core.clock import ClockState
 from mock_server.core.record import TaskRecord
-from mock_server.stores.base import Settings, SettingsChanged, StoreUnavailable, unavailable_on
+from mock_server.errors import ConfigError, SettingsChanged, StoreUnavailable
+from mock_server.stores.base import Settings, unavailable_on
 from mock_server.stores.codec import dumps, facts_of, record_from
 from mock_server.stores.sqlite_behind import Batch, Behind, Signal, TaskRow, sweep
 
@@ -117,7 +118,7 @@ class SQLiteStore:
         busy_timeout: float = 5.0,
     ) -> None:
         if sqlite3.sqlite_version_info < (3, 35, 0):
-            raise ValueError(
+            raise ConfigError(
                 f"the sqlite store needs SQLite >= 3.35, not {sqlite3.sqlite_version}"
             )
         self.path = Path(path)
@@ -132,7 +133,7 @@ class SQLiteStore:
             try:
                 where.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise ValueError(f"cannot create {where} for the sqlite store: {exc}") from exc
+                raise ConfigError(f"cannot create {where} for the sqlite store: {exc}") from exc
         self._init_schema()
 
     # connections -------------------------------------------------------------
@@ -190,7 +191,7 @@ class SQLiteStore:
         with self._transaction() as tx:
             version = tx.execute("PRAGMA user_version").fetchone()[0]
             if version not in _READS:
-                raise ValueError(
+                raise ConfigError(
                     f"{self.path} holds suno-mock store schema {version}, "
                     f"this version reads {_SCHEMA_VERSION}: use another file"
                 )

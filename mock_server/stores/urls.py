@@ -6,7 +6,8 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mock_server.core.clock import ClockState
-from mock_server.stores.base import Store, StoreUnavailable
+from mock_server.errors import ConfigError, StoreUnavailable
+from mock_server.stores.base import Store
 from mock_server.stores.memory import MemoryStore
 
 __all__ = [
@@ -23,7 +24,7 @@ _HELP = "use memory://, sqlite:///path/to/file.db or redis://host:port/db[?prefi
 
 
 def backend_of(url: str) -> str:
-    """'memory', 'sqlite' or 'redis'; ValueError for anything else."""
+    """'memory', 'sqlite' or 'redis'; ConfigError for anything else."""
     scheme = url.partition(":")[0].lower()
     if scheme == "memory" and url.rstrip("/") in ("memory:", "memory:/"):
         return "memory"
@@ -31,7 +32,7 @@ def backend_of(url: str) -> str:
         return "sqlite"
     if scheme in _REDIS_SCHEMES and "://" in url:
         return "redis"
-    raise ValueError(f"unknown store URL {redacted(url)!r}: {_HELP}")
+    raise ConfigError(f"unknown store URL {redacted(url)!r}: {_HELP}")
 
 
 def is_shared(url: str) -> bool:
@@ -44,7 +45,7 @@ def sqlite_path(url: str) -> str:
     /data/x.db and sqlite://x.db is x.db, relative to the working directory)."""
     path = url[len("sqlite://") :]
     if not path or path == ":memory:" or "?" in path:
-        raise ValueError(f"bad SQLite store URL {url!r}: {_HELP} (for one process: memory://)")
+        raise ConfigError(f"bad SQLite store URL {url!r}: {_HELP} (for one process: memory://)")
     return path
 
 
@@ -67,14 +68,14 @@ def _redis_store(
     try:
         from mock_server.stores.redis_store import DEFAULT_PREFIX, RedisStore
     except ImportError:  # redis is an optional dependency
-        raise ValueError(
+        raise ConfigError(
             "redis:// stores need the redis client: pip install 'suno-contract-kit[redis]'"
         ) from None
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     prefix = next((v for k, v in query if k == "prefix"), DEFAULT_PREFIX)
     if not prefix:
-        raise ValueError(f"empty prefix in store URL {redacted(url)!r}")
+        raise ConfigError(f"empty prefix in store URL {redacted(url)!r}")
     rest = urlencode([(k, v) for k, v in query if k != "prefix"])
     return RedisStore(
         urlunsplit(parts._replace(query=rest)), clock_factory, journal_size, prefix=prefix
@@ -86,7 +87,7 @@ def open_store(
 ) -> Store:
     """The store that ``url`` names. ``clock_factory`` starts the clock of a new namespace.
 
-    Raises ValueError for a URL it cannot use. Opening a Redis store does not connect: a fake
+    Raises ConfigError for a URL it cannot use. Opening a Redis store does not connect: a fake
     may start before its Redis and answers /readyz with 503 until Redis is there.
     """
     backend = backend_of(url)

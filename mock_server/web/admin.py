@@ -10,8 +10,9 @@ from flask import Blueprint, Response, request
 
 from mock_server.core.config import Config
 from mock_server.core.identity import owner_of
-from mock_server.errors import FixtureError
+from mock_server.errors import InvalidInput, MockError
 from mock_server.service.mock_service import MockService
+from mock_server.web.error_tables import ADMIN, envelope
 from mock_server.wire import gojson
 from mock_server.wire.envelopes import JSON_UTF8, task_error
 from mock_server.wire.request import namespace_of
@@ -53,6 +54,12 @@ def admin_blueprint(service: MockService, config: Config) -> Blueprint:
 
     def ns() -> str:
         return namespace_of(request.environ)
+
+    @bp.errorhandler(MockError)
+    def _mock_error(error: MockError) -> Response:
+        # Anything not in the table is a bug of ours, not the caller's: say so, without a trace.
+        wire = envelope(error, ADMIN) or task_error(500, "internal_error", type(error).__name__)
+        return Response(wire.body, status=wire.status, content_type=wire.content_type)
 
     @bp.before_request
     def _guard() -> None:
@@ -131,27 +138,24 @@ def admin_blueprint(service: MockService, config: Config) -> Blueprint:
         if not isinstance(request_fields, dict):
             raise task_error(400, "invalid_request", "'request' must be an object of submit fields")
         elapsed = _number(body, "elapsed") if "elapsed" in body else 0.0
-        try:
-            if isinstance(raw, dict):
-                scenario = service.inline_scenario(raw)
-                inline: dict[str, Any] | None = raw
-            elif raw is None or isinstance(raw, str):
-                action = body.get("action", "MUSIC")
-                if raw is None and action not in ("MUSIC", "LYRICS"):
-                    raise ValueError("'action' must be MUSIC or LYRICS")
-                scenario = (
-                    service.scenarios.get(raw) if raw else service.resolve_scenario(action, None)
-                )
-                inline = None
-            else:
-                raise ValueError("'scenario' must be a scenario name or an inline scenario object")
-            step = body.get("step")
-            if step is not None:
-                if isinstance(step, bool) or not isinstance(step, (str, int)):
-                    raise ValueError("'step' must be a step name or index")
-                scenario.step_index(step)  # refuse before anything is stored
-        except (KeyError, ValueError, FixtureError) as exc:
-            raise task_error(400, "invalid_request", str(exc).strip("'\"")) from None
+        if isinstance(raw, dict):
+            scenario = service.inline_scenario(raw)
+            inline: dict[str, Any] | None = raw
+        elif raw is None or isinstance(raw, str):
+            action = body.get("action", "MUSIC")
+            if raw is None and action not in ("MUSIC", "LYRICS"):
+                raise InvalidInput("'action' must be MUSIC or LYRICS")
+            scenario = (
+                service.scenarios.get(raw) if raw else service.resolve_scenario(action, None)
+            )
+            inline = None
+        else:
+            raise InvalidInput("'scenario' must be a scenario name or an inline scenario object")
+        step = body.get("step")
+        if step is not None:
+            if isinstance(step, bool) or not isinstance(step, (str, int)):
+                raise InvalidInput("'step' must be a step name or index")
+            scenario.step_index(step)  # refuse before anything is stored
         task_id = service.submit(
             owner_of(key),
             scenario.action,
@@ -169,12 +173,7 @@ def admin_blueprint(service: MockService, config: Config) -> Blueprint:
     def force(task_id: str, step: Any) -> None:
         if (step is not None and not isinstance(step, (str, int))) or isinstance(step, bool):
             raise task_error(400, "invalid_request", "'step' must be a step name, index or null")
-        try:
-            service.force_step(task_id, step, ns())
-        except LookupError as exc:
-            raise task_error(404, "task_not_exist", str(exc).strip("'\"")) from None
-        except KeyError as exc:
-            raise task_error(400, "invalid_request", str(exc).strip("'\"")) from None
+        service.force_step(task_id, step, ns())
 
     @bp.post("/tasks/<task_id>/step")
     def force_step(task_id: str) -> Response:

@@ -12,11 +12,13 @@ from mock_server.core.actions import SUBMIT_FIELDS
 from mock_server.core.config import Config
 from mock_server.core.identity import owner_of
 from mock_server.core.ids import new_request_id
+from mock_server.errors import BindError, MockError, StoreUnavailable
 from mock_server.service.mock_service import MockService
 from mock_server.service.rendered import success_body
-from mock_server.stores.base import Store, StoreUnavailable
+from mock_server.stores.base import Store
+from mock_server.web.error_tables import API, envelope
 from mock_server.wire.envelopes import JSON, TEXT_UTF8, WireError, gateway_error, task_error
-from mock_server.wire.gobind import BindError, bind_object
+from mock_server.wire.gobind import bind_object
 from mock_server.wire.request import (
     FETCH_FIELDS,
     FETCH_GO_TYPE,
@@ -120,6 +122,13 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     def _wire_error(error: WireError) -> Response:
         return _respond(error.status, error.body, error.content_type)
 
+    @app.errorhandler(MockError)
+    def _mock_error(error: MockError) -> Response:
+        wire = envelope(error, API)
+        if wire is None:
+            return _unexpected(error)
+        return _respond(wire.status, wire.body, wire.content_type)
+
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_error: RequestEntityTooLarge) -> Response:
         error = task_error(413, "read_request_body_failed", "http: request body too large")
@@ -181,12 +190,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
             raise task_error(400, "invalid_request", str(exc)) from None
         if action == "LYRICS" and not fields.get("prompt"):
             raise task_error(400, "invalid_request", "prompt_empty")
-        try:
-            scenario = service.resolve_scenario(
-                action, request.headers.get(SCENARIO_HEADER) or None
-            )
-        except (KeyError, ValueError) as exc:
-            raise task_error(400, "invalid_request", str(exc).strip("'\"")) from None
+        scenario = service.resolve_scenario(action, request.headers.get(SCENARIO_HEADER) or None)
         task_id = service.submit(
             g.owner, action, fields, scenario, ns=namespace_of(request.environ)
         )

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Flask, Response, g, request
 
 from mock_server.core.identity import owner_of
+from mock_server.errors import FaultError
 from mock_server.faults.responses import FaultResponse, not_json_response, status_response
-from mock_server.faults.rules import FaultError, FaultRequest, Rule, parse_header
+from mock_server.faults.rules import FaultRequest, Rule, parse_header
 from mock_server.faults.tasks import TaskFaults
 from mock_server.faults.transport import ConnectionDropped, Wire
 from mock_server.wire import gojson

@@ -24,10 +24,11 @@ from mock_server.core.config import Config
 from mock_server.core.identity import owner_of
 from mock_server.core.ids import new_request_id
 from mock_server.core.record import TaskRecord
+from mock_server.errors import BindError, MockError, SettingsChanged, StoreUnavailable
 from mock_server.service.mock_service import MockService
 from mock_server.service.rendered import success_body
-from mock_server.stores.base import Settings, SettingsChanged, StoreUnavailable
-from mock_server.wire.gobind import BindError, bind_object
+from mock_server.stores.base import Settings
+from mock_server.wire.gobind import bind_object
 from mock_server.wire.request import (
     FETCH_FIELDS,
     FETCH_GO_TYPE,
@@ -301,7 +302,7 @@ class HotPath:
             scenario = self.service.resolve_scenario(
                 action, str(environ.get(_SCENARIO_ENVIRON, "")) or None
             )
-        except (BindError, KeyError, ValueError):
+        except MockError:  # unbound body, unknown scenario: the Flask path words the error
             environ["wsgi.input"] = BytesIO(body)
             return None
 

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from flask import Blueprint, Response, g, request
 
 from mock_server.core.config import Config
+from mock_server.errors import StoreUnavailable
 from mock_server.service.mock_service import MockService
-from mock_server.stores.base import StoreUnavailable
 from mock_server.wire.envelopes import JSON_UTF8, WireError, gateway_error, task_error
 from mock_server.wire.request import namespace_of
 

@@ -6,11 +6,9 @@ import json
 import math
 from typing import Any
 
+from mock_server.errors import BindError
+
 __all__ = ["BindError", "bind_object"]
-
-
-class BindError(ValueError):
-    """The body does not decode into the Go struct; str() is Go's message."""
 
 
 _KIND = {str: "string", bool: "bool", int: "number", float: "number", list: "array", dict: "object"}
