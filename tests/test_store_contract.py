@@ -1,4 +1,4 @@
-"""The Store contract, run against every backend: memory://, sqlite:// and redis://."""
+"""The Seedable contract, run against every backend: memory://, sqlite:// and redis://."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -26,6 +27,14 @@ from tests._servers import RedisServer, redis_server
 BACKENDS = ["memory", "sqlite", "redis"]
 SHARED = ["sqlite", "redis"]
 JOURNAL = 5
+
+
+
+class Seedable(Store, Protocol):
+    """A backend as these tests drive it: seeding by ``insert``/``next_seq`` is for tests only."""
+
+    def insert(self, ns: str, record: TaskRecord) -> None: ...
+    def next_seq(self, ns: str) -> int: ...
 
 
 def manual_clock() -> ClockState:
@@ -50,10 +59,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def open_(store_url: str) -> Iterator[Callable[..., Store]]:
-    opened: list[Store] = []
+def open_(store_url: str) -> Iterator[Callable[..., Seedable]]:
+    opened: list[Seedable] = []
 
-    def _open(journal_size: int = JOURNAL) -> Store:
+    def _open(journal_size: int = JOURNAL) -> Seedable:
         store = open_store(store_url, manual_clock, journal_size)
         opened.append(store)
         return store
@@ -64,7 +73,7 @@ def open_(store_url: str) -> Iterator[Callable[..., Store]]:
 
 
 @pytest.fixture
-def store(open_: Callable[..., Store]) -> Store:
+def store(open_: Callable[..., Seedable]) -> Seedable:
     return open_()
 
 
@@ -91,7 +100,7 @@ def record(task_id: str, owner: str = "o_alice", seq: int = 1, **kw: object) -> 
 
 
 @all_backends
-def test_insert_then_get_returns_the_same_facts(store: Store) -> None:
+def test_insert_then_get_returns_the_same_facts(store: Seedable) -> None:
     inline = {"name": "inline", "action": "MUSIC", "steps": [{"name": "a", "status": "SUCCESS"}]}
     rec = record("t1", inline_scenario=inline, scenario="inline", forced_step=2, polls=3)
     store.insert("", rec)
@@ -99,14 +108,14 @@ def test_insert_then_get_returns_the_same_facts(store: Store) -> None:
 
 
 @all_backends
-def test_get_hides_other_owners_and_unknown_ids(store: Store) -> None:
+def test_get_hides_other_owners_and_unknown_ids(store: Seedable) -> None:
     store.insert("", record("t1"))
     assert store.get("", "o_bob", "t1") is None
     assert store.get("", "o_alice", "nope") is None
 
 
 @all_backends
-def test_find_looks_a_task_up_whoever_owns_it(store: Store) -> None:
+def test_find_looks_a_task_up_whoever_owns_it(store: Seedable) -> None:
     rec = record("t1", forced_step=1, polls=2)
     store.insert("", rec)
     assert store.find("", "t1") == rec
@@ -115,13 +124,13 @@ def test_find_looks_a_task_up_whoever_owns_it(store: Store) -> None:
 
 
 @all_backends
-def test_next_seq_counts_from_one_per_namespace(store: Store) -> None:
+def test_next_seq_counts_from_one_per_namespace(store: Seedable) -> None:
     assert [store.next_seq("a") for _ in range(3)] == [1, 2, 3]
     assert store.next_seq("b") == 1
 
 
 @all_backends
-def test_poll_counts_each_poll_and_keeps_the_requested_order(store: Store) -> None:
+def test_poll_counts_each_poll_and_keeps_the_requested_order(store: Seedable) -> None:
     for i, tid in enumerate(["t1", "t2", "t3"], start=1):
         store.insert("", record(tid, seq=i))
     store.insert("", record("bobs", owner="o_bob", seq=4))
@@ -134,7 +143,7 @@ def test_poll_counts_each_poll_and_keeps_the_requested_order(store: Store) -> No
 
 
 @all_backends
-def test_force_step_pins_and_unpins(store: Store) -> None:
+def test_force_step_pins_and_unpins(store: Seedable) -> None:
     store.insert("", record("t1"))
     pinned = store.force_step("", "t1", 2)
     assert pinned is not None and pinned.forced_step == 2
@@ -145,7 +154,7 @@ def test_force_step_pins_and_unpins(store: Store) -> None:
 
 
 @all_backends
-def test_tasks_lists_every_task_of_a_namespace(store: Store) -> None:
+def test_tasks_lists_every_task_of_a_namespace(store: Seedable) -> None:
     store.insert("a", record("late", seq=2))
     store.insert("a", record("early", seq=1, owner="o_bob"))
     store.insert("b", record("other", seq=1))
@@ -157,7 +166,7 @@ def test_tasks_lists_every_task_of_a_namespace(store: Store) -> None:
 
 @all_backends
 @pytest.mark.parametrize("ns", ["", "team:1", "{tag}", "t:x", "ü ns/with spaces"])
-def test_namespaces_never_see_each_other(store: Store, ns: str) -> None:
+def test_namespaces_never_see_each_other(store: Seedable, ns: str) -> None:
     neighbours = ["", "team", "team:1:t:", "other", "{tag}x"]
     store.insert(ns, record("same-id"))
     for other in neighbours:
@@ -171,7 +180,7 @@ def test_namespaces_never_see_each_other(store: Store, ns: str) -> None:
 
 
 @all_backends
-def test_add_numbers_tasks_and_journals_with_them(store: Store) -> None:
+def test_add_numbers_tasks_and_journals_with_them(store: Seedable) -> None:
     store.add("a", record("t1", seq=0), journal={"i": 1})
     store.add("a", record("t2", seq=0, owner="o_bob"))
     store.add("b", record("t1", seq=0))
@@ -183,7 +192,7 @@ def test_add_numbers_tasks_and_journals_with_them(store: Store) -> None:
 
 
 @all_backends
-def test_a_poll_journals_only_when_it_found_a_task(store: Store) -> None:
+def test_a_poll_journals_only_when_it_found_a_task(store: Seedable) -> None:
     store.add("", record("t1", seq=0))
     assert store.poll("", "o_alice", ["nope"], journal={"i": 1}) == []
     assert store.poll("", "o_bob", ["t1"], journal={"i": 2}) == []
@@ -192,7 +201,9 @@ def test_a_poll_journals_only_when_it_found_a_task(store: Store) -> None:
 
 
 @all_backends
-def test_settings_hold_clock_and_rules_under_a_token_that_changes_with_them(store: Store) -> None:
+def test_settings_hold_clock_and_rules_under_a_token_that_changes_with_them(
+    store: Seedable,
+) -> None:
     first = store.settings("a")
     assert first.clock == store.clock("a") and first.faults is None
     assert store.settings("a").token == first.token  # reading changes nothing
@@ -218,7 +229,7 @@ def test_settings_hold_clock_and_rules_under_a_token_that_changes_with_them(stor
 
 
 @all_backends
-def test_a_stale_token_is_refused_and_nothing_is_done(store: Store) -> None:
+def test_a_stale_token_is_refused_and_nothing_is_done(store: Seedable) -> None:
     store.add("", record("t1", seq=0))
     token = store.settings("").token
     assert len(store.poll("", "o_alice", ["t1"], journal={"i": 1}, token=token)) == 1
@@ -235,7 +246,7 @@ def test_a_stale_token_is_refused_and_nothing_is_done(store: Store) -> None:
 
 
 @all_backends
-def test_poll_later_counts_and_journals_as_poll_does_once_read_back(store: Store) -> None:
+def test_poll_later_counts_and_journals_as_poll_does_once_read_back(store: Seedable) -> None:
     store.add("", record("t1", seq=0))
     store.add("", record("t2", seq=0))
     for i in range(3):
@@ -246,7 +257,7 @@ def test_poll_later_counts_and_journals_as_poll_does_once_read_back(store: Store
 
 
 @all_backends
-def test_a_token_is_offered_only_where_reading_it_is_free(store: Store, store_url: str) -> None:
+def test_a_token_is_offered_only_where_reading_it_is_free(store: Seedable, store_url: str) -> None:
     token = store.token("")
     if not store_url.startswith("sqlite"):
         assert token is None  # a round trip (Redis) or nothing to save (memory)
@@ -287,7 +298,7 @@ def test_sqlite_journal_is_in_request_order_when_writes_land_out_of_order(
         second.close()
 
 
-def _slow_writes(store: Store, seconds: float) -> None:
+def _slow_writes(store: Seedable, seconds: float) -> None:
     """Make this store's writes behind land ``seconds`` late (a worker under load)."""
     write = store._write_behind  # type: ignore[attr-defined]
 
@@ -423,7 +434,7 @@ def _change_clock(url: str) -> None:
 
 @shared_backends
 def test_a_settings_change_in_another_process_voids_this_ones_token(
-    store: Store, store_url: str
+    store: Seedable, store_url: str
 ) -> None:
     store.add("", record("t1", seq=0))
     token = store.settings("").token
@@ -441,7 +452,7 @@ def test_a_settings_change_in_another_process_voids_this_ones_token(
 
 
 @all_backends
-def test_each_namespace_starts_its_own_clock_and_keeps_it(store: Store) -> None:
+def test_each_namespace_starts_its_own_clock_and_keeps_it(store: Seedable) -> None:
     assert (store.clock("a").now(), store.clock("a").mode) == (1_000.0, "manual")
     moved = store.clock("a").set_to(5_000.0)
     store.set_clock("a", moved)
@@ -450,7 +461,7 @@ def test_each_namespace_starts_its_own_clock_and_keeps_it(store: Store) -> None:
 
 
 @all_backends
-def test_set_clock_before_any_other_call_creates_the_namespace(store: Store) -> None:
+def test_set_clock_before_any_other_call_creates_the_namespace(store: Seedable) -> None:
     state = ClockState(anchor_real=10.0, anchor_virtual=20.0, speed=2.5)
     store.set_clock("fresh", state)
     assert store.clock("fresh") == state
@@ -462,7 +473,7 @@ def test_set_clock_before_any_other_call_creates_the_namespace(store: Store) -> 
 
 @all_backends
 def test_a_large_batch_of_writes_behind_numbers_counts_and_journals_every_one(
-    open_: Callable[..., Store],
+    open_: Callable[..., Seedable],
 ) -> None:
     """Batches are written in statements of many rows: sizes across their chunk sizes."""
     store = open_(journal_size=5)
@@ -478,7 +489,7 @@ def test_a_large_batch_of_writes_behind_numbers_counts_and_journals_every_one(
 
 
 @all_backends
-def test_journal_keeps_the_last_entries_in_order(store: Store) -> None:
+def test_journal_keeps_the_last_entries_in_order(store: Seedable) -> None:
     for i in range(JOURNAL + 3):
         store.journal_append("a", {"i": i, "path": "/suno/fetch", "body": "ü"})
     store.journal_append("b", {"i": 99})
@@ -489,7 +500,7 @@ def test_journal_keeps_the_last_entries_in_order(store: Store) -> None:
 
 
 @shared_backends
-def test_journal_stays_bounded_under_many_appends(open_: Callable[..., Store]) -> None:
+def test_journal_stays_bounded_under_many_appends(open_: Callable[..., Seedable]) -> None:
     store = open_(journal_size=3)
     for i in range(200):
         store.journal_append("a", {"i": i})
@@ -500,7 +511,7 @@ def test_journal_stays_bounded_under_many_appends(open_: Callable[..., Store]) -
 
 
 @all_backends
-def test_fault_rules_and_counters_are_per_namespace(store: Store) -> None:
+def test_fault_rules_and_counters_are_per_namespace(store: Seedable) -> None:
     assert store.get_faults("a") is None
     rules = [{"fault": "latency", "seconds": 0.5, "uid": "r1"}]
     store.put_faults("a", rules)
@@ -517,7 +528,7 @@ def test_fault_rules_and_counters_are_per_namespace(store: Store) -> None:
 
 
 @all_backends
-def test_reset_clears_one_namespace_only(store: Store) -> None:
+def test_reset_clears_one_namespace_only(store: Seedable) -> None:
     for ns in ("a", "b"):
         store.insert(ns, record("t1", seq=store.next_seq(ns)))
         store.set_clock(ns, store.clock(ns).set_to(9_000.0))
@@ -536,7 +547,7 @@ def test_reset_clears_one_namespace_only(store: Store) -> None:
 
 
 @all_backends
-def test_ping_says_the_store_answers(store: Store) -> None:
+def test_ping_says_the_store_answers(store: Seedable) -> None:
     assert store.ping() is True
 
 
@@ -544,7 +555,7 @@ def test_ping_says_the_store_answers(store: Store) -> None:
 
 
 @shared_backends
-def test_a_second_store_on_the_same_url_sees_everything(open_: Callable[..., Store]) -> None:
+def test_a_second_store_on_the_same_url_sees_everything(open_: Callable[..., Seedable]) -> None:
     one, two = open_(), open_()
     one.insert("ns", record("t1", seq=one.next_seq("ns")))
     one.set_clock("ns", one.clock("ns").set_to(7_000.0))
@@ -556,7 +567,7 @@ def test_a_second_store_on_the_same_url_sees_everything(open_: Callable[..., Sto
 
 
 @all_backends
-def test_concurrent_polls_from_threads_are_all_counted(store: Store) -> None:
+def test_concurrent_polls_from_threads_are_all_counted(store: Seedable) -> None:
     store.insert("", record("t1"))
     barrier = threading.Barrier(8)
 
@@ -574,7 +585,7 @@ def test_concurrent_polls_from_threads_are_all_counted(store: Store) -> None:
 
 
 @all_backends
-def test_concurrent_submits_in_one_process_each_get_their_own_seq(store: Store) -> None:
+def test_concurrent_submits_in_one_process_each_get_their_own_seq(store: Seedable) -> None:
     """SQLite writes the submits of an interval together: none lost, none numbered twice."""
 
     def submit(worker: int) -> None:
@@ -606,7 +617,7 @@ def _poll_and_count(url: str, rounds: int, out: multiprocessing.Queue) -> None: 
 
 
 @shared_backends
-def test_concurrent_processes_never_lose_an_increment(store: Store, store_url: str) -> None:
+def test_concurrent_processes_never_lose_an_increment(store: Seedable, store_url: str) -> None:
     store.insert("", record("t1"))
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()

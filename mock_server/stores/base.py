@@ -12,10 +12,14 @@ from mock_server.core.record import TaskRecord
 from mock_server.errors import SettingsChanged, StoreUnavailable
 
 __all__ = [
+    "FaultStateStore",
+    "JournalStore",
     "Settings",
     "SettingsChanged",
+    "SettingsStore",
     "Store",
     "StoreUnavailable",
+    "TaskStore",
     "unavailable_on",
 ]
 
@@ -55,11 +59,9 @@ class Settings:
     faults: list[dict[str, Any]] | None
 
 
-class Store(Protocol):
-    """What the app needs from a store. Every call is scoped to a namespace."""
+class TaskStore(Protocol):
+    """The tasks of a namespace: facts only, each poll counted."""
 
-    def insert(self, ns: str, record: TaskRecord) -> None: ...
-    def next_seq(self, ns: str) -> int: ...
     def add(
         self,
         ns: str,
@@ -99,6 +101,14 @@ class Store(Protocol):
         for it); this one polls at once."""
         ...
 
+    def force_step(self, ns: str, task_id: str, step: int | None) -> TaskRecord | None: ...
+    def tasks(self, ns: str) -> list[TaskRecord]: ...
+
+
+class SettingsStore(Protocol):
+    """A namespace's clock and fault rules, read together under one token."""
+
+    def settings(self, ns: str) -> Settings: ...
     def token(self, ns: str) -> str | None:
         """The current settings token if reading it costs no round trip, else None.
 
@@ -106,17 +116,34 @@ class Store(Protocol):
         """
         ...
 
-    def settings(self, ns: str) -> Settings: ...
-    def force_step(self, ns: str, task_id: str, step: int | None) -> TaskRecord | None: ...
-    def tasks(self, ns: str) -> list[TaskRecord]: ...
     def clock(self, ns: str) -> ClockState: ...
     def set_clock(self, ns: str, state: ClockState) -> None: ...
+
+
+class JournalStore(Protocol):
+    """The requests a namespace has seen, oldest first, bounded."""
+
     def journal_append(self, ns: str, entry: dict[str, Any]) -> None: ...
     def journal(self, ns: str) -> list[dict[str, Any]]: ...
-    def reset(self, ns: str) -> None: ...
-    def ping(self) -> bool: ...
-    def close(self) -> None: ...
-    # Fault rules and counters (mock_server.faults.FaultState), shared like the tasks.
+
+
+class FaultStateStore(Protocol):
+    """Fault rules and their counters (faults.rules.FaultState), shared like the tasks."""
+
     def get_faults(self, ns: str) -> list[dict[str, Any]] | None: ...
     def put_faults(self, ns: str, rules: list[dict[str, Any]]) -> None: ...
     def fault_counter(self, ns: str, key: str, delta: int = 1) -> int: ...
+
+
+class Store(TaskStore, SettingsStore, JournalStore, FaultStateStore, Protocol):
+    """A whole backend: every part above, scoped by namespace, plus its own life cycle.
+
+    A new backend is one module that passes tests/test_store_contract.py.
+    """
+
+    def reset(self, ns: str) -> None:
+        """Forget the namespace's tasks, journal, clock and fault state."""
+        ...
+
+    def ping(self) -> bool: ...
+    def close(self) -> None: ...

@@ -50,6 +50,7 @@ class MemoryStore:
             space = self._spaces[ns] = _Space(self._clock_factory(), self._journal_size)
         return space
 
+    # Seeding for tests (a record with the seq it carries); not part of the Store protocol.
     def insert(self, ns: str, record: TaskRecord) -> None:
         with self._lock:
             self._space(ns).tasks[record.task_id] = record

@@ -133,6 +133,7 @@ class RedisStore:
 
     # tasks -------------------------------------------------------------------
     @_unavailable
+    # Seeding for tests (a record with the seq it carries); not part of the Store protocol.
     def insert(self, ns: str, record: TaskRecord) -> None:
         keys = self._keys(ns)
         pipe = self._redis.pipeline(transaction=True)

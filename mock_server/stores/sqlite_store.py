@@ -205,6 +205,7 @@ class SQLiteStore:
 
     # tasks -------------------------------------------------------------------
     @_unavailable
+    # Seeding for tests (a record with the seq it carries); not part of the Store protocol.
     def insert(self, ns: str, record: TaskRecord) -> None:
         with self._transaction() as tx:
             self._insert(tx, ns, record)
