@@ -238,3 +238,8 @@ def render_task(
         for name in profile.task_fields
         if not (name in profile.omitempty and values[name] in ("", None, 0))
     }
+
+
+def clip_durations(record: TaskRecord, scenario: Scenario) -> list[float]:
+    """The lengths, in seconds, a task's clips have once complete (by clip index, cycled)."""
+    return [float(d) for d in _inputs(record, scenario)["durations"]]
