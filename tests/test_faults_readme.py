@@ -1,4 +1,4 @@
-"""The README's polling client (section "Faults") runs, as written, against `rate-limited`."""
+"""The polling client of docs/how-to/faults.md runs, as written, against `rate-limited`."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ import pytest
 
 from mock_server import Config, create_app
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "how-to" / "faults.md"
 
 
-def readme_client() -> dict[str, Any]:
-    section = README.read_text(encoding="utf-8").split("\n## Faults\n", 1)[1]
-    example = section.split("### A polling client that survives `rate-limited`", 1)[1]
+def guide_client() -> dict[str, Any]:
+    text = GUIDE.read_text(encoding="utf-8")
+    example = text.split("\n## A polling client that survives `rate-limited`\n", 1)[1]
     code = re.search(r"```python\n(.*?)```", example, re.S)
-    assert code is not None, "the README lost its polling client example"
-    namespace: dict[str, Any] = {"__name__": "readme_example"}
-    exec(compile(code.group(1), str(README), "exec"), namespace)
+    assert code is not None, "the faults guide lost its polling client example"
+    namespace: dict[str, Any] = {"__name__": "guide_example"}
+    exec(compile(code.group(1), str(GUIDE), "exec"), namespace)
     return namespace
 
 
@@ -40,9 +40,9 @@ def rate_limited():
         yield http, sleep, waits, service
 
 
-def test_the_readme_polling_client_gets_its_song_through_the_429s(rate_limited):
+def test_the_guide_polling_client_gets_its_song_through_the_429s(rate_limited):
     http, sleep, waits, service = rate_limited
-    example = readme_client()
+    example = guide_client()
     clips = example["wait_for_song"](http, "[Verse]\nRetry me", sleep=sleep)
     assert [clip["status"] for clip in clips] == ["complete", "complete"]
     assert all(clip["audio_url"].endswith(".mp3") for clip in clips)
@@ -60,9 +60,9 @@ def test_without_retries_the_same_fake_breaks_a_naive_client(rate_limited):
     assert response.json()["data"] is None  # no task id for a client that does not retry
 
 
-def test_the_readme_client_gives_up_after_its_tries(rate_limited):
+def test_the_guide_client_gives_up_after_its_tries(rate_limited):
     http, sleep, *_ = rate_limited
-    example = readme_client()
+    example = guide_client()
     http.post("/__mock/faults", json={"fault": "status", "status": 503})
     with pytest.raises(RuntimeError, match="no answer after 3 tries"):
         example["call"](http, "GET", "/suno/fetch/x", tries=3, sleep=sleep)

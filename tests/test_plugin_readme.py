@@ -1,4 +1,4 @@
-"""The README's suno_mock examples (section "Contract suite and pytest plugin") run as tests."""
+"""The suno_mock examples in the README and the docs (tutorials, how-to pages) run as tests."""
 
 from __future__ import annotations
 
@@ -9,25 +9,59 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-SECTION = "## Contract suite and pytest plugin"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+SECTION = "## Test your app with the `suno_mock` fixture"
+# Each page and the fewest examples it must keep: a page that loses its examples fails here,
+# not silently by running nothing.
+PAGES = {
+    "docs/how-to/pytest-plugin.md": 3,
+    "docs/how-to/faults.md": 1,
+    "docs/tutorial/first-app.md": 1,
+    "docs/tutorial/first-contract-run.md": 1,
+}
+
+
+def _tests_in(text: str) -> list[str]:
+    return [code for code in re.findall(r"```python\n(.*?)```", text, re.S)
+            if "def test_" in code]
 
 
 def readme_examples() -> list[str]:
     text = README.read_text(encoding="utf-8")
-    assert SECTION in text, "the README lost its contract suite section"
+    assert SECTION in text, "the README lost its suno_mock fixture section"
     section = re.split(r"\n## ", text.split(SECTION, 1)[1], maxsplit=1)[0]
-    return [code for code in re.findall(r"```python\n(.*?)```", section, re.S)
-            if "def test_" in code]
+    return _tests_in(section)
 
 
-def test_the_readme_has_fixture_examples() -> None:
-    assert len(readme_examples()) >= 3
+def page_examples(page: str) -> list[str]:
+    return _tests_in((ROOT / page).read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("index", range(len(readme_examples())))
-def test_a_readme_example_passes(pytester: pytest.Pytester, index: int) -> None:
-    code = readme_examples()[index]
-    pytester.makepyfile(**{f"test_readme_{index}": code})
+def doc_examples() -> list[tuple[str, str]]:
+    examples = [("README.md", code) for code in readme_examples()]
+    for page in PAGES:
+        examples += [(page, code) for code in page_examples(page)]
+    return examples
+
+
+def test_the_readme_has_a_fixture_example() -> None:
+    assert len(readme_examples()) >= 1
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_the_docs_keep_their_fixture_examples(page: str) -> None:
+    assert len(page_examples(page)) >= PAGES[page]
+
+
+EXAMPLES = doc_examples()
+
+
+@pytest.mark.parametrize(
+    "index", range(len(EXAMPLES)),
+    ids=[f"{page}-{n}" for n, (page, _) in enumerate(EXAMPLES)])
+def test_a_docs_example_passes(pytester: pytest.Pytester, index: int) -> None:
+    code = EXAMPLES[index][1]
+    pytester.makepyfile(**{f"test_docs_{index}": code})
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--strict-markers")
     result.assert_outcomes(passed=code.count("\ndef test_") + code.startswith("def test_"))
