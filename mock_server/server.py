@@ -1,6 +1,6 @@
 """Serve the fake with granian (WSGI): N worker processes, graceful stop on SIGTERM.
 
-Why granian and not gunicorn: measured on 2 cores (README, "Run the fake as a service"), it
+Why granian and not gunicorn: measured on 2 cores (docs/explanation/why-granian.md), it
 serves the fake's own fetch route about 1.5x faster than gunicorn's sync workers and 2x faster
 than gthread, and fixed bytes about 3x faster. Each worker builds its own app after the fork,
 so store connections never cross a process boundary; the parent only checks the
