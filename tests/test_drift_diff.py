@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 import contract_tests.drift as drift
-from contract_tests._drift_baseline import Baseline, build_baseline
-from contract_tests._drift_diff import diff_observation
-from contract_tests._drift_model import NOT_JSON, Observation, Probe, Response
-from contract_tests._drift_observe import parse_ids
-from contract_tests._drift_probes import build_probes
-from contract_tests._drift_report import Outcome, build_report, render_junit, render_markdown
 from contract_tests._redact import Redactor
 from contract_tests.drift import diff_body
+from contract_tests.drift.baseline import Baseline, build_baseline
+from contract_tests.drift.diff import diff_observation
+from contract_tests.drift.model import NOT_JSON, Observation, Probe, Response
+from contract_tests.drift.observe import parse_ids
+from contract_tests.drift.probes import build_probes
+from contract_tests.drift.report import Outcome, build_report, render_junit, render_markdown
 from mock_server import load_profile, validate
 from tests.conftest import SHARED, shared_dir
 

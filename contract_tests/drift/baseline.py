@@ -11,8 +11,8 @@ from typing import Any
 
 from mock_server.validation import validate
 
-from ._drift_model import BREAKING, NOT_JSON, Finding, Observation, Response
-from ._redact import Redactor
+from .._redact import Redactor
+from .model import BREAKING, NOT_JSON, Finding, Observation, Response
 
 __all__ = [
     "BASELINE_FORMAT",

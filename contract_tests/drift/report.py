@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._drift_model import BREAKING, INFO, SEVERITIES, WARNING, Finding, Observation
-from ._redact import Redactor
+from .._redact import Redactor
+from .model import BREAKING, INFO, SEVERITIES, WARNING, Finding, Observation
 
 __all__ = [
     "REPORT_FORMAT",

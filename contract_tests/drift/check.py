@@ -26,20 +26,20 @@ import httpx
 from mock_server.fixtures import FixtureError
 from mock_server.profiles import Profile, load_profile, profile_names
 
-from ._drift_baseline import (
+from .._redact import Redactor
+from .baseline import (
     Baseline,
     BaselineError,
     build_baseline,
     load_baseline,
     save_baseline,
 )
-from ._drift_diff import diff_body as _diff_body
-from ._drift_diff import diff_observation, id_formats_seen
-from ._drift_model import BREAKING, WARNING, Finding, Observation
-from ._drift_observe import ObserveOptions, observe, parse_ids, utc_now, wrong_key
-from ._drift_record import record
-from ._drift_report import EXIT_CODES, Outcome, build_report, write_reports
-from ._redact import Redactor
+from .diff import diff_body as _diff_body
+from .diff import diff_observation, id_formats_seen
+from .model import BREAKING, WARNING, Finding, Observation
+from .observe import ObserveOptions, observe, parse_ids, utc_now, wrong_key
+from .record import record
+from .report import EXIT_CODES, Outcome, build_report, write_reports
 
 __all__ = [
     "DriftOptions",
@@ -353,6 +353,3 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(parser)
     return run(parser.parse_args(argv))
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -21,8 +21,8 @@ from mock_server.fixtures import FixtureError
 from mock_server.scenarios import scenario_from_dict
 from mock_server.validation import validate
 
-from ._drift_model import Observation, Response
-from ._redact import Redactor
+from .._redact import Redactor
+from .model import Observation, Response
 
 __all__ = ["RecordSkip", "observed_tasks", "record", "scenario_from_states"]
 

@@ -14,10 +14,10 @@ import httpx
 
 from mock_server.profiles import Profile
 
-from ._drift_model import NOT_JSON, Observation, Probe, Response
-from ._drift_probes import build_probes, spend_probes
-from ._http import Client, TargetUnavailable
-from ._redact import Redactor
+from .._http import Client, TargetUnavailable
+from .._redact import Redactor
+from .model import NOT_JSON, Observation, Probe, Response
+from .probes import build_probes, spend_probes
 
 __all__ = ["ObserveOptions", "Unchecked", "observe", "parse_ids", "utc_now", "wrong_key"]
 

@@ -30,7 +30,8 @@ from jsonschema.exceptions import ValidationError
 from mock_server.profiles import Profile
 from mock_server.validation import explained_errors
 
-from ._drift_baseline import (
+from .._redact import Redactor
+from .baseline import (
     Baseline,
     child,
     code_of,
@@ -39,7 +40,7 @@ from ._drift_baseline import (
     message_of,
     probe_shapes,
 )
-from ._drift_model import (
+from .model import (
     BREAKING,
     INFO,
     NOT_JSON,
@@ -51,7 +52,6 @@ from ._drift_model import (
     Request,
     Response,
 )
-from ._redact import Redactor
 
 __all__ = [
     "DiffResult",
