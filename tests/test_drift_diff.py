@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 import contract_tests.drift as drift
+from contract_tests._observation import NOT_JSON
 from contract_tests._redact import Redactor
 from contract_tests.drift import diff_body
 from contract_tests.drift.baseline import Baseline, build_baseline
 from contract_tests.drift.diff import diff_observation
-from contract_tests.drift.model import NOT_JSON, Observation, Probe, Response
+from contract_tests.drift.model import Observation, Probe, Response
 from contract_tests.drift.observe import parse_ids
 from contract_tests.drift.probes import build_probes
 from contract_tests.drift.report import Outcome, build_report, render_junit, render_markdown

@@ -11,8 +11,9 @@ from typing import Any
 
 from mock_server.validation import validate
 
+from .._observation import NOT_JSON
 from .._redact import Redactor
-from .model import BREAKING, NOT_JSON, Finding, Observation, Response
+from .model import BREAKING, Finding, Observation, Response
 
 __all__ = [
     "BASELINE_FORMAT",

@@ -30,6 +30,7 @@ from jsonschema.exceptions import ValidationError
 from mock_server.profiles import Profile
 from mock_server.validation import explained_errors
 
+from .._observation import NOT_JSON
 from .._redact import Redactor
 from .baseline import (
     Baseline,
@@ -43,7 +44,6 @@ from .baseline import (
 from .model import (
     BREAKING,
     INFO,
-    NOT_JSON,
     SEVERITIES,
     WARNING,
     Finding,

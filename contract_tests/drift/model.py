@@ -8,7 +8,6 @@ from typing import Any
 __all__ = [
     "BREAKING",
     "INFO",
-    "NOT_JSON",
     "SEVERITIES",
     "WARNING",
     "Expectation",
@@ -23,16 +22,6 @@ BREAKING = "breaking"
 WARNING = "warning"
 INFO = "info"
 SEVERITIES = (BREAKING, WARNING, INFO)
-
-
-class _NotJson:
-    """Marker for a response body that is not JSON."""
-
-    def __repr__(self) -> str:
-        return "NOT_JSON"
-
-
-NOT_JSON: Any = _NotJson()
 
 
 @dataclass(frozen=True)

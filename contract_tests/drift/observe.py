@@ -15,8 +15,9 @@ import httpx
 from mock_server.profiles import Profile
 
 from .._http import Client, TargetUnavailable
+from .._observation import NOT_JSON, parse_json
 from .._redact import Redactor
-from .model import NOT_JSON, Observation, Probe, Response
+from .model import Observation, Probe, Response
 from .probes import build_probes, spend_probes
 
 __all__ = ["ObserveOptions", "Unchecked", "observe", "parse_ids", "utc_now", "wrong_key"]
@@ -51,13 +52,6 @@ class ObserveOptions:
     retries: int = 3
     max_retry_wait: float = 60.0
     api_key_env: str = "SUNO_API_KEY"
-
-
-def _parse(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return NOT_JSON
 
 
 def _message_of(body: Any) -> str:
@@ -108,7 +102,7 @@ class _Runner:
             probe=probe,
             status=raw.status_code,
             content_type=raw.headers.get("content-type", ""),
-            body=_parse(text),
+            body=parse_json(text),
             text=text,
             elapsed_ms=elapsed,
         )
