@@ -1,4 +1,4 @@
-"""Plain data shared by the drift check's parts: probes, observations, findings."""
+"""Plain data shared by the drift check's parts: probes, responses, surveys, findings."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ __all__ = [
     "WARNING",
     "Expectation",
     "Finding",
-    "Observation",
     "Probe",
     "Request",
     "Response",
+    "Survey",
 ]
 
 BREAKING = "breaking"
@@ -91,8 +91,11 @@ class Response:
 
 
 @dataclass
-class Observation:
-    """Everything one run saw of the target."""
+class Survey:
+    """Everything one run saw of the target: each probe's response, or why it stopped.
+
+    (Not ``contract_tests.Observation``, which is one request and its response.)
+    """
 
     base_url: str
     profile: str
