@@ -7,16 +7,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["NOT_JSON", "Observation"]
+__all__ = ["NOT_JSON", "Observation", "parse_json"]
 
 
 class _NotJson:
+    """Marker for a response body that is not JSON."""
+
     def __repr__(self) -> str:
         return "NOT_JSON"
 
 
 NOT_JSON: Any = _NotJson()
 _SHOW = 400
+
+
+def parse_json(data: str | bytes) -> Any:
+    """``data`` decoded as JSON, or ``NOT_JSON``."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        return NOT_JSON
 
 
 def _short(text: str) -> str:
@@ -42,10 +52,7 @@ class Observation:
     @property
     def json(self) -> Any:
         """The body decoded as JSON, or ``NOT_JSON``."""
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return NOT_JSON
+        return parse_json(self.body)
 
     def describe(self) -> str:
         """One readable line for failure messages (the key by its label only)."""

@@ -1,4 +1,5 @@
-"""Helpers shared by the suite's test modules: hypothesis settings, budgeted runs, batching."""
+"""Helpers shared by the suite's test modules: hypothesis settings, budgeted runs, batching,
+the owner's task ids."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from hypothesis.errors import InvalidArgument
 
 from .targets import Target
 
-__all__ = ["chunks", "given_within_budget", "suite_settings"]
+__all__ = ["BATCH", "NO_SUCH_TASK", "chunks", "given_within_budget", "own_ids", "suite_settings"]
 
 T = TypeVar("T")
 # A batch size every gateway takes (one-hub caps a fetch at 100 rows).
 BATCH = 50
+# An id no task has.
+NO_SUCH_TASK = "suno-contract-kit-no-such-task"
 
 
 def suite_settings(**changes: Any) -> settings:
@@ -26,6 +29,13 @@ def suite_settings(**changes: Any) -> settings:
     except InvalidArgument:  # imported without the plugin configured
         return settings(**changes)
     return settings(base, **changes)
+
+
+def own_ids(target: Target, count: int = 1) -> list[str]:
+    """The first ``count`` task ids of the key's owner; skips the test when there are fewer."""
+    if len(target.own_ids) < count:
+        pytest.skip("needs task ids of the key's owner: pass --suno-task-ids")
+    return list(target.own_ids[:count])
 
 
 def chunks(items: Sequence[T], size: int = BATCH) -> Iterator[list[T]]:

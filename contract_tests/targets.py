@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pytest
 
 from ._http import Client, TargetUnavailable
-from ._observation import Observation
+from ._observation import NOT_JSON, Observation, parse_json
 from ._wsgi import wsgi_transport
 from .mock import SunoMock
 
@@ -213,13 +213,7 @@ class Target:
 
 
 def _is_json(content: bytes | None) -> bool:
-    if content is None:
-        return False
-    try:
-        json.loads(content)
-    except ValueError:
-        return False
-    return True
+    return content is not None and parse_json(content) is not NOT_JSON
 
 
 # The fake's keys are test constants, not secrets: two owners, everything else invalid.

@@ -7,17 +7,10 @@ from collections.abc import Callable
 import pytest
 
 from contract_tests import checks
+from contract_tests._suite import NO_SUCH_TASK, own_ids
 from contract_tests.targets import Target
 
 pytestmark = pytest.mark.suno_contract
-
-NO_SUCH_TASK = "suno-contract-kit-no-such-task"
-
-
-def _own(target: Target, count: int = 1) -> list[str]:
-    if len(target.own_ids) < count:
-        pytest.skip("needs task ids of the key's owner: pass --suno-task-ids")
-    return list(target.own_ids[:count])
 
 
 def _batch_no_ids(t: Target) -> None:
@@ -25,7 +18,7 @@ def _batch_no_ids(t: Target) -> None:
 
 
 def _batch_own(t: Target) -> None:
-    ids = _own(t, min(2, len(t.own_ids) or 1))
+    ids = own_ids(t, min(2, len(t.own_ids) or 1))
     checks.check_batch(t.fetch({"ids": ids}), ids, own=t.own_ids, profile=t.profile)
 
 
@@ -35,7 +28,7 @@ def _batch_unknown(t: Target) -> None:
 
 
 def _get_own(t: Target) -> None:
-    (task_id,) = _own(t)
+    (task_id,) = own_ids(t)
     checks.check_get(t.get(task_id), task_id, t.profile)
 
 

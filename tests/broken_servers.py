@@ -143,6 +143,17 @@ def _unknown_ids_error(environ: dict[str, Any], status: int, payload: Any) -> tu
     return status, payload
 
 
+def _duplicates_answered(environ: dict[str, Any], status: int, payload: Any) -> tuple[int, Any]:
+    """A batch answers an id the caller asked for more than once with its task twice."""
+    asked = environ.get("suno.asked")
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if environ["PATH_INFO"] != "/suno/fetch" or status != 200 or not asked or not data:
+        return status, payload
+    payload["data"] = [copy for task in _tasks(payload)
+                       for copy in [task] * (2 if asked.count(task["task_id"]) > 1 else 1)]
+    return status, payload
+
+
 def _remember_asked_ids(app: WSGIApp) -> WSGIApp:
     def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ.get("PATH_INFO") == "/suno/fetch" and environ["REQUEST_METHOD"] == "POST":
@@ -202,6 +213,9 @@ BROKEN: dict[str, tuple[Callable[[WSGIApp], WSGIApp], tuple[str, ...]]] = {
                           ("terminal-sticks", "status 'SUCCESS' -> 'IN_PROGRESS'")),
     "unknown-ids-error": (lambda app: _remember_asked_ids(_rewriting(app, _unknown_ids_error)),
                           ("unknown-ids-omitted",)),
+    "duplicates-answered-twice": (
+        lambda app: _remember_asked_ids(_rewriting(app, _duplicates_answered)),
+        ("ids-no-duplicates",)),
     "other-owners-visible": (_owners_ignored, ("other-owners-invisible",)),
     "bad-json-500": (lambda app: _rewriting(app, _bad_json_500),
                      ("bad-json-invalid-request", "expected HTTP 400")),

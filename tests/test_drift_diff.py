@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 
 import contract_tests.drift as drift
-from contract_tests._drift_baseline import Baseline, build_baseline
-from contract_tests._drift_diff import diff_observation
-from contract_tests._drift_model import NOT_JSON, Observation, Probe, Response
-from contract_tests._drift_observe import parse_ids
-from contract_tests._drift_probes import build_probes
-from contract_tests._drift_report import Outcome, build_report, render_junit, render_markdown
+from contract_tests._observation import NOT_JSON
 from contract_tests._redact import Redactor
 from contract_tests.drift import diff_body
+from contract_tests.drift.baseline import Baseline, build_baseline
+from contract_tests.drift.diff import diff_survey
+from contract_tests.drift.model import Probe, Response, Survey
+from contract_tests.drift.observe import parse_ids
+from contract_tests.drift.probes import build_probes
+from contract_tests.drift.report import Outcome, build_report, render_junit, render_markdown
 from mock_server import load_profile, validate
 from tests.conftest import SHARED, shared_dir
 
@@ -170,12 +171,12 @@ def good(p: dict[str, Probe]) -> list[Response]:
     ]
 
 
-def observed(responses: list[Response]) -> Observation:
-    return Observation("https://api.example.test", "newapi-2025", (TASK_ID,), responses)
+def observed(responses: list[Response]) -> Survey:
+    return Survey("https://api.example.test", "newapi-2025", (TASK_ID,), responses)
 
 
 def diff(responses: list[Response], baseline: Baseline | None = None):
-    result = diff_observation(observed(responses), PROFILE, baseline)
+    result = diff_survey(observed(responses), PROFILE, baseline)
     return {(f.severity, f.category, f.labels[0], f.path, f.observed) for f in result.findings}
 
 
@@ -247,7 +248,7 @@ def with_clip_extra(value: Any) -> list[Response]:
 
 
 def baseline_of(responses: list[Response]) -> Baseline:
-    result = diff_observation(observed(responses), PROFILE)
+    result = diff_survey(observed(responses), PROFILE)
     round_trip = build_baseline(observed(responses), result.findings, {"uuid"}, Redactor(), "now")
     return Baseline.from_json(json.loads(json.dumps(round_trip.to_json())))
 
@@ -264,7 +265,7 @@ def baseline_of(responses: list[Response]) -> Baseline:
 ])
 def test_the_baseline_catches_what_the_schema_does_not_describe(before, after, expected):
     baseline = baseline_of(with_clip_extra(before))
-    result = diff_observation(observed(with_clip_extra(after)), PROFILE, baseline)
+    result = diff_survey(observed(with_clip_extra(after)), PROFILE, baseline)
     assert {(f.severity, f.category, f.path, f.observed) for f in result.findings} == expected
 
 
@@ -273,20 +274,20 @@ def test_the_baseline_accepts_non_breaking_findings_but_never_breaking_ones():
                       body={"code": "task_not_exist", "message": "gone", "data": None})
     baseline = baseline_of(drifted)
     assert {fp.split("|")[0] for fp in baseline.accepted} == {"new-field", "error-text"}
-    result = diff_observation(observed(drifted), PROFILE, baseline)
+    result = diff_survey(observed(drifted), PROFILE, baseline)
     assert result.findings == [] and len(result.accepted) == 2
     # A different new text is news again.
     other = replace(drifted, "fetch-one-unknown",
                     body={"code": "task_not_exist", "message": "gone!", "data": None})
-    (finding,) = diff_observation(observed(other), PROFILE, baseline).findings
+    (finding,) = diff_survey(observed(other), PROFILE, baseline).findings
     assert (finding.observed, finding.baseline) == ('"gone!"', '"gone"')
     # Breaking findings are reported whatever the baseline says.
     broken = replace(drifted, "fetch-one-unknown", status=404)
     assert baseline_of(broken).accepted.keys().isdisjoint(
-        {f.fingerprint for f in diff_observation(observed(broken), PROFILE).findings
+        {f.fingerprint for f in diff_survey(observed(broken), PROFILE).findings
          if f.severity == "breaking"})
     assert any(f.severity == "breaking" for f in
-               diff_observation(observed(broken), PROFILE, baseline_of(broken)).findings)
+               diff_survey(observed(broken), PROFILE, baseline_of(broken)).findings)
 
 
 # -- reports -----------------------------------------------------------------------------------
@@ -297,7 +298,7 @@ def test_reports_validate_and_render():
                         body={"code": "success", "message": "",
                               "data": [task(progress="1|2", notify_hook=None)]})
     obs = observed(responses)
-    result = diff_observation(obs, PROFILE)
+    result = diff_survey(obs, PROFILE)
     report = build_report(obs, Outcome(findings=result.findings), Redactor())
     assert validate(report, "drift-report") == []
     assert report["result"] == {"status": "breaking", "exit_code": 1, "reason": None}

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contract_tests._drift_baseline import shapes
-from contract_tests._drift_record import RecordSkip, scenario_from_states
 from contract_tests._redact import Redactor
 from contract_tests.drift import DriftOptions, run_drift
+from contract_tests.drift.baseline import shapes
+from contract_tests.drift.record import RecordSkip, scenario_from_states
 from mock_server import Config, create_app
 from mock_server.service.fixture_files import validate_file
 from tests.conftest import shared_dir

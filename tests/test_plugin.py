@@ -247,7 +247,7 @@ def test_an_unreachable_target_is_not_a_contract_failure(pytester: pytest.Pytest
     outcomes = result.parseoutcomes()
     assert "failed" not in outcomes and "passed" not in outcomes
     result.stdout.fnmatch_lines([
-        "target unavailable: ConnectError on POST http://127.0.0.1:* (32 test(s) skipped; not a "
+        "target unavailable: ConnectError on POST http://127.0.0.1:* (43 test(s) skipped; not a "
         "contract failure; exit status 75 if nothing failed)"])
 
 

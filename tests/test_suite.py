@@ -78,6 +78,29 @@ def test_suite_fails_on_a_broken_server_and_names_the_rule(
         assert needle in out, f"{name}: the output does not name {needle!r}"
 
 
+# The fixed batches a gateway that answers a duplicated id twice must fail, in every run.
+DUPLICATE_CASES = ("own-twice", "own-each-twice-in-a-row",
+                   "own-twice-unknown-others-mixed-reversed")
+
+
+@pytest.mark.parametrize("seed_value", ["1", "2", "3"])
+def test_suite_fails_on_duplicated_answers_whatever_hypothesis_draws(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, seed_value: str
+) -> None:
+    """A gateway that answers an id asked twice with its task twice fails the suite in every
+    run, at live's default example count: fixed cases ask for duplicates, so catching it does
+    not wait for hypothesis to draw a duplicate of an own id (it passed 3 runs in 4 when it did)."""
+    with serve(broken_app("duplicates-answered-twice")) as base:
+        result = _live(pytester, monkeypatch, base, seed(base), "--hypothesis-seed", seed_value,
+                       "--suno-max-examples", "8", subprocess=True)
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, out
+    assert "contract rule 'ids-no-duplicates' broken" in out
+    failed = {line.split("[", 1)[1].split("]", 1)[0] for line in result.stdout.lines
+              if line.startswith("FAILED") and "::test_fixed_batches_answer" in line}
+    assert failed == set(DUPLICATE_CASES), out
+
+
 def test_a_failing_example_is_printed_minimal(pytester: pytest.Pytester,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     with serve(broken_app("unknown-ids-error")) as base:

@@ -26,20 +26,20 @@ import httpx
 from mock_server.contract.profiles import Profile, load_profile, profile_names
 from mock_server.errors import FixtureError
 
-from ._drift_baseline import (
+from .._redact import Redactor
+from .baseline import (
     Baseline,
     BaselineError,
     build_baseline,
     load_baseline,
     save_baseline,
 )
-from ._drift_diff import diff_body as _diff_body
-from ._drift_diff import diff_observation, id_formats_seen
-from ._drift_model import BREAKING, WARNING, Finding, Observation
-from ._drift_observe import ObserveOptions, observe, parse_ids, utc_now, wrong_key
-from ._drift_record import record
-from ._drift_report import EXIT_CODES, Outcome, build_report, write_reports
-from ._redact import Redactor
+from .diff import diff_body as _diff_body
+from .diff import diff_survey, id_formats_seen
+from .model import BREAKING, WARNING, Finding, Survey
+from .observe import ObserveOptions, observe, parse_ids, utc_now, wrong_key
+from .record import record
+from .report import EXIT_CODES, Outcome, build_report, write_reports
 
 __all__ = [
     "DriftOptions",
@@ -158,12 +158,12 @@ def run_drift(
     try:
         key, profile, ids, baseline = _prepare(options, env)
     except _Setup as exc:
-        observation = Observation(options.base_url, options.profile, (),
-                                  unchecked_reason=redactor.string(str(exc)),
-                                  started_at=utc_now(), finished_at=utc_now())
-        return _finish(options, observation, outcome, redactor, say, shout, progress)
+        survey = Survey(options.base_url, options.profile, (),
+                        unchecked_reason=redactor.string(str(exc)),
+                        started_at=utc_now(), finished_at=utc_now())
+        return _finish(options, survey, outcome, redactor, say, shout, progress)
     outcome.baseline_loaded = baseline is not None
-    observation = observe(
+    survey = observe(
         ObserveOptions(
             base_url=options.base_url, api_key=key, known_ids=ids,
             max_single=options.max_single, allow_spend=options.allow_spend,
@@ -177,35 +177,35 @@ def run_drift(
         transport=transport,
         sleep=sleep,
     )
-    diff = diff_observation(observation, profile, baseline, redactor)
+    diff = diff_survey(survey, profile, baseline, redactor)
     outcome.findings, outcome.accepted = diff.findings, diff.accepted
-    if observation.unchecked_reason is None:
+    if survey.unchecked_reason is None:
         if options.record is not None:
             outcome.recorded_dir = str(options.record)
             outcome.recorded, outcome.record_skipped = record(
-                observation, options.record, redactor, when=observation.finished_at[:10]
+                survey, options.record, redactor, when=survey.finished_at[:10]
             )
         if options.update_baseline and options.baseline is not None:
             accepted = build_baseline(
-                observation, [*diff.findings, *diff.accepted], id_formats_seen(
-                    observation.responses), redactor, observation.finished_at
+                survey, [*diff.findings, *diff.accepted], id_formats_seen(
+                    survey.responses), redactor, survey.finished_at
             )
             save_baseline(options.baseline, accepted, redactor)
             outcome.baseline_updated = True
             outcome.baseline_updated_at = accepted.updated_at
-    return _finish(options, observation, outcome, redactor, say, shout, progress)
+    return _finish(options, survey, outcome, redactor, say, shout, progress)
 
 
 def _finish(
     options: DriftOptions,
-    observation: Observation,
+    survey: Survey,
     outcome: Outcome,
     redactor: Redactor,
     say: Callable[[str], None],
     shout: Callable[[str], None],
     human: bool,
 ) -> DriftResult:
-    report = build_report(observation, outcome, redactor)
+    report = build_report(survey, outcome, redactor)
     paths = write_reports(report, options.report_dir, redactor)
     status = report["result"]["status"]
     summary = report["summary"]
@@ -228,13 +228,13 @@ def _finish(
         for f in [f for f in outcome.findings if f.severity in (BREAKING, WARNING)][:20]:
             level = "error" if f.severity == BREAKING else "warning"
             say(f"::{level} title=API drift ({f.severity})::{f.path}: {_oneline(f.message)}")
-    if observation.unchecked_reason is not None:
+    if survey.unchecked_reason is not None:
         shout(f"suno-contract drift: the target could not be checked: "
-              f"{observation.unchecked_reason}")
+              f"{survey.unchecked_reason}")
     return DriftResult(
         exit_code=EXIT_CODES[status],
         status=status,
-        reason=observation.unchecked_reason,
+        reason=survey.unchecked_reason,
         findings=outcome.findings,
         accepted=outcome.accepted,
         report=report,
@@ -353,6 +353,3 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(parser)
     return run(parser.parse_args(argv))
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -11,8 +11,9 @@ from typing import Any
 
 from mock_server.contract.validation import validate
 
-from ._drift_model import BREAKING, NOT_JSON, Finding, Observation, Response
-from ._redact import Redactor
+from .._observation import NOT_JSON
+from .._redact import Redactor
+from .model import BREAKING, Finding, Response, Survey
 
 __all__ = [
     "BASELINE_FORMAT",
@@ -204,16 +205,16 @@ def message_of(body: Any) -> str | None:
 
 
 def build_baseline(
-    observation: Observation,
+    survey: Survey,
     findings: Iterable[Finding],
     id_formats: Iterable[str],
     redactor: Redactor,
     updated_at: str,
 ) -> Baseline:
     """The current run as a baseline: its shapes, and its non-breaking findings accepted."""
-    baseline = Baseline(profile=observation.profile, updated_at=updated_at,
+    baseline = Baseline(profile=survey.profile, updated_at=updated_at,
                         id_formats=set(id_formats))
-    for response in observation.responses:
+    for response in survey.responses:
         rec = baseline.probes.setdefault(response.probe.name, ProbeRecord())
         rec.status.add(response.status)
         rec.content_type.add(response.content_type)
@@ -223,7 +224,7 @@ def build_baseline(
             rec.code.add(redactor.string(code))
         if message is not None and response.status != 200:
             rec.message.add(redactor.string(message))
-    for name, found in probe_shapes(observation.responses).items():
+    for name, found in probe_shapes(survey.responses).items():
         baseline.probes.setdefault(name, ProbeRecord()).shapes = found
     for finding in findings:
         if finding.severity != BREAKING:

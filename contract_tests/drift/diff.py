@@ -1,4 +1,5 @@
-"""The pure core of the drift check: an observation against a profile and a baseline.
+"""The pure core of the drift check: a survey (what the probes got back) against a profile
+and a baseline.
 
 Four comparisons, each producing findings that carry a dedupe fingerprint:
 (a) the lenient profile schema: a field missing or of another type is breaking (a field that
@@ -30,7 +31,9 @@ from jsonschema.exceptions import ValidationError
 from mock_server.contract.profiles import Profile
 from mock_server.contract.validation import explained_errors
 
-from ._drift_baseline import (
+from .._observation import NOT_JSON
+from .._redact import Redactor
+from .baseline import (
     Baseline,
     child,
     code_of,
@@ -39,26 +42,24 @@ from ._drift_baseline import (
     message_of,
     probe_shapes,
 )
-from ._drift_model import (
+from .model import (
     BREAKING,
     INFO,
-    NOT_JSON,
     SEVERITIES,
     WARNING,
     Finding,
-    Observation,
     Probe,
     Request,
     Response,
+    Survey,
 )
-from ._redact import Redactor
 
 __all__ = [
     "DiffResult",
     "Where",
     "classify_id",
     "diff_body",
-    "diff_observation",
+    "diff_survey",
     "id_formats_seen",
     "merge",
 ]
@@ -409,10 +410,10 @@ def _parent(path: str) -> tuple[str, str]:
     return path.rsplit(".", 1)[0], "key"
 
 
-def _shape_diff(out: _Out, observation: Observation, baseline: Baseline) -> None:
-    current = probe_shapes(observation.responses)
+def _shape_diff(out: _Out, survey: Survey, baseline: Baseline) -> None:
+    current = probe_shapes(survey.responses)
     first: dict[str, Probe] = {}
-    for response in observation.responses:
+    for response in survey.responses:
         first.setdefault(response.probe.name, response.probe)
     for name, now in current.items():
         record = baseline.probes.get(name)
@@ -531,15 +532,15 @@ def _drop_echoes(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if id(f) in keep]
 
 
-def diff_observation(
-    observation: Observation,
+def diff_survey(
+    survey: Survey,
     profile: Profile,
     baseline: Baseline | None = None,
     redactor: Redactor | None = None,
 ) -> DiffResult:
     """Every finding of one run; those the baseline accepted are set apart."""
     out = _Out(redactor or Redactor())
-    for response in observation.responses:
+    for response in survey.responses:
         probe = response.probe
         if not _contract(out, response, profile):
             continue
@@ -549,7 +550,7 @@ def diff_observation(
         _id_format(out, where, response.body, probe.expect.kind, profile)
         _known_tasks(out, response)
     if baseline is not None:
-        _shape_diff(out, observation, baseline)
+        _shape_diff(out, survey, baseline)
     result = DiffResult()
     for finding in _drop_echoes(merge(out.items)):
         if baseline is not None:

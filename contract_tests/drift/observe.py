@@ -14,10 +14,11 @@ import httpx
 
 from mock_server.contract.profiles import Profile
 
-from ._drift_model import NOT_JSON, Observation, Probe, Response
-from ._drift_probes import build_probes, spend_probes
-from ._http import Client, TargetUnavailable
-from ._redact import Redactor
+from .._http import Client, TargetUnavailable
+from .._observation import NOT_JSON, parse_json
+from .._redact import Redactor
+from .model import Probe, Response, Survey
+from .probes import build_probes, spend_probes
 
 __all__ = ["ObserveOptions", "Unchecked", "observe", "parse_ids", "utc_now", "wrong_key"]
 
@@ -51,13 +52,6 @@ class ObserveOptions:
     retries: int = 3
     max_retry_wait: float = 60.0
     api_key_env: str = "SUNO_API_KEY"
-
-
-def _parse(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return NOT_JSON
 
 
 def _message_of(body: Any) -> str:
@@ -108,7 +102,7 @@ class _Runner:
             probe=probe,
             status=raw.status_code,
             content_type=raw.headers.get("content-type", ""),
-            body=_parse(text),
+            body=parse_json(text),
             text=text,
             elapsed_ms=elapsed,
         )
@@ -162,9 +156,9 @@ def observe(
     progress: Callable[[str], None] | None = None,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> Observation:
+) -> Survey:
     """Run every probe once; on a target that cannot be checked, stop and say why."""
-    observation = Observation(
+    survey = Survey(
         base_url=options.base_url,
         profile=profile.name,
         known_ids=options.known_ids,
@@ -191,21 +185,21 @@ def observe(
             total = len(spends) + len(planned)
             for probe in spends:
                 response = runner.send(probe, total)
-                observation.responses.append(response)
+                survey.responses.append(response)
                 data = response.body.get("data") if isinstance(response.body, dict) else None
                 if response.status == 200 and isinstance(data, str) and data:
-                    observation.spent_ids.append(data)
+                    survey.spent_ids.append(data)
             reads = build_probes(profile, options.known_ids, max_single=options.max_single,
-                                 seed=seed, extra_ids=observation.spent_ids)
+                                 seed=seed, extra_ids=survey.spent_ids)
             total = len(spends) + len(reads)
             for probe in reads:
-                observation.responses.append(runner.send(probe, total))
+                survey.responses.append(runner.send(probe, total))
     except Unchecked as exc:
-        observation.unchecked_reason = exc.reason
+        survey.unchecked_reason = exc.reason
     finally:
-        observation.requests_sent = client.requests_sent
-        observation.finished_at = utc_now()
-    return observation
+        survey.requests_sent = client.requests_sent
+        survey.finished_at = utc_now()
+    return survey
 
 
 def parse_ids(text: str) -> tuple[str, ...]:

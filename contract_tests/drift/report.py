@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._drift_model import BREAKING, INFO, SEVERITIES, WARNING, Finding, Observation
-from ._redact import Redactor
+from .._redact import Redactor
+from .model import BREAKING, INFO, SEVERITIES, WARNING, Finding, Survey
 
 __all__ = [
     "REPORT_FORMAT",
@@ -44,8 +44,8 @@ class Outcome:
     recorded: list[str] = field(default_factory=list)
     record_skipped: list[dict[str, str]] = field(default_factory=list)
 
-    def status(self, observation: Observation) -> str:
-        if observation.unchecked_reason is not None:
+    def status(self, survey: Survey) -> str:
+        if survey.unchecked_reason is not None:
             return "unchecked"
         if any(f.severity == BREAKING for f in self.findings):
             return "breaking"
@@ -64,15 +64,15 @@ def _version() -> str:
         return "0+unknown"
 
 
-def build_report(observation: Observation, outcome: Outcome, redactor: Redactor) -> dict[str, Any]:
+def build_report(survey: Survey, outcome: Outcome, redactor: Redactor) -> dict[str, Any]:
     """The JSON report (schemas/drift-report.schema.json)."""
-    status = outcome.status(observation)
+    status = outcome.status(survey)
     by_label: dict[str, list[Finding]] = {}
     for finding in outcome.findings:
         for label in finding.labels:
             by_label.setdefault(label, []).append(finding)
     probes = []
-    for response in observation.responses:
+    for response in survey.responses:
         probe = response.probe
         found = by_label.get(probe.label, [])
         worst = next((s for s in SEVERITIES if any(f.severity == s for f in found)), "ok")
@@ -93,11 +93,11 @@ def build_report(observation: Observation, outcome: Outcome, redactor: Redactor)
         "format": REPORT_FORMAT,
         "version": 1,
         "tool": {"name": "suno-contract-kit", "version": _version()},
-        "started_at": observation.started_at,
-        "finished_at": observation.finished_at,
-        "target": {"base_url": redactor.string(observation.base_url),
-                   "profile": observation.profile,
-                   "known_ids": len(observation.known_ids)},
+        "started_at": survey.started_at,
+        "finished_at": survey.finished_at,
+        "target": {"base_url": redactor.string(survey.base_url),
+                   "profile": survey.profile,
+                   "known_ids": len(survey.known_ids)},
         "baseline": {
             "path": outcome.baseline_path,
             "loaded": outcome.baseline_loaded,
@@ -107,14 +107,14 @@ def build_report(observation: Observation, outcome: Outcome, redactor: Redactor)
         "result": {
             "status": status,
             "exit_code": EXIT_CODES[status],
-            "reason": observation.unchecked_reason,
+            "reason": survey.unchecked_reason,
         },
         "summary": {
             **counts,
             "accepted": len(outcome.accepted),
             "probes": len(probes),
-            "requests": observation.requests_sent,
-            "spent": len([r for r in observation.responses if r.probe.spends]),
+            "requests": survey.requests_sent,
+            "spent": len([r for r in survey.responses if r.probe.spends]),
         },
         "probes": probes,
         "findings": [f.to_json() for f in outcome.findings],

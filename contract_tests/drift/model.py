@@ -1,4 +1,4 @@
-"""Plain data shared by the drift check's parts: probes, observations, findings."""
+"""Plain data shared by the drift check's parts: probes, responses, surveys, findings."""
 
 from __future__ import annotations
 
@@ -8,31 +8,20 @@ from typing import Any
 __all__ = [
     "BREAKING",
     "INFO",
-    "NOT_JSON",
     "SEVERITIES",
     "WARNING",
     "Expectation",
     "Finding",
-    "Observation",
     "Probe",
     "Request",
     "Response",
+    "Survey",
 ]
 
 BREAKING = "breaking"
 WARNING = "warning"
 INFO = "info"
 SEVERITIES = (BREAKING, WARNING, INFO)
-
-
-class _NotJson:
-    """Marker for a response body that is not JSON."""
-
-    def __repr__(self) -> str:
-        return "NOT_JSON"
-
-
-NOT_JSON: Any = _NotJson()
 
 
 @dataclass(frozen=True)
@@ -102,8 +91,11 @@ class Response:
 
 
 @dataclass
-class Observation:
-    """Everything one run saw of the target."""
+class Survey:
+    """Everything one run saw of the target: each probe's response, or why it stopped.
+
+    (Not ``contract_tests.Observation``, which is one request and its response.)
+    """
 
     base_url: str
     profile: str

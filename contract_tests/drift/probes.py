@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from mock_server.contract.profiles import Profile
 
-from ._drift_model import Expectation, Probe
+from .model import Expectation, Probe
 
 __all__ = ["BAD_JSON_BODY", "MAX_BATCH", "build_probes", "id_in_format", "spend_probes"]
 

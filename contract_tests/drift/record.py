@@ -21,8 +21,8 @@ from mock_server.contract.validation import validate
 from mock_server.core.scenarios import scenario_from_dict
 from mock_server.errors import FixtureError
 
-from ._drift_model import Observation, Response
-from ._redact import Redactor
+from .._redact import Redactor
+from .model import Response, Survey
 
 __all__ = ["RecordSkip", "observed_tasks", "record", "scenario_from_states"]
 
@@ -191,15 +191,15 @@ def scenario_from_states(
 
 
 def record(
-    observation: Observation, directory: Path, redactor: Redactor, *, when: str
+    survey: Survey, directory: Path, redactor: Redactor, *, when: str
 ) -> tuple[list[str], list[dict[str, str]]]:
     """Write one scenario file per observed task; returns (names written, skipped with reasons)."""
     directory.mkdir(parents=True, exist_ok=True)
-    host = urlsplit(observation.base_url).hostname or "the target"
-    source = f"{host} on {when} (profile {observation.profile})"
+    host = urlsplit(survey.base_url).hostname or "the target"
+    source = f"{host} on {when} (profile {survey.profile})"
     written: list[str] = []
     skipped: list[dict[str, str]] = []
-    for task_id, states in observed_tasks(observation.responses).items():
+    for task_id, states in observed_tasks(survey.responses).items():
         try:
             scenario = scenario_from_states(task_id, states, redactor, source=source)
         except RecordSkip as exc:

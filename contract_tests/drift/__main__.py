@@ -1,0 +1,5 @@
+"""``python -m contract_tests.drift``: the same as ``suno-contract drift``."""
+
+from .check import main
+
+raise SystemExit(main())
