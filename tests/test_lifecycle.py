@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mock_server import Config, MockService, ScenarioBook, owner_of
-from mock_server.core.lifecycle import reached_step, state_of
+from mock_server.core.lifecycle import gateway_elapsed, poll_phase, reached_step, state_of
 
 # The statuses a task may move between; terminal states have no way out.
 ORDER = {"NOT_START": 0, "SUBMITTED": 1, "QUEUED": 2, "IN_PROGRESS": 3, "SUCCESS": 4, "FAILURE": 4}
@@ -169,3 +169,36 @@ def test_state_of_reports_start_and_finish_offsets():
     assert (state.status, state.start_offset, state.finish_offset) == ("SUCCESS", 35.0, 150.0)
     early = state_of(scenario, elapsed=1, polls=9)
     assert (early.status, early.start_offset, early.finish_offset) == ("NOT_START", None, None)
+
+
+# --- the gateway's poll grid -------------------------------------------------------------------
+@given(
+    elapsed=st.floats(0, 10_000, allow_nan=False),
+    interval=st.sampled_from([5.0, 15.0, 30.0]),
+    task_id=st.text(min_size=1, max_size=40),
+)
+def test_the_gateway_shows_what_its_last_poll_saw(elapsed, interval, task_id):
+    phase = poll_phase(task_id, interval)
+    assert 0 <= phase < interval
+    seen = gateway_elapsed(elapsed, interval, phase)
+    if elapsed < phase:
+        assert seen is None  # the poller has not run since the submit
+    else:
+        assert seen is not None
+        assert seen <= elapsed < seen + interval  # the latest poll, not a later one
+        polls = (seen - phase) / interval
+        assert abs(polls - round(polls)) < 1e-9  # on the grid
+
+
+@given(st.floats(0, 10_000, allow_nan=False), st.floats(0, 10_000, allow_nan=False))
+def test_the_grid_view_never_goes_back_in_time(a, b):
+    phase = poll_phase("task-1", 15.0)
+    early, late = sorted((a, b))
+    seen_early, seen_late = (gateway_elapsed(x, 15.0, phase) for x in (early, late))
+    assert seen_early is None or (seen_late is not None and seen_early <= seen_late)
+
+
+def test_no_grid_shows_the_upstream_view_and_phases_differ_by_task():
+    assert gateway_elapsed(37.5, 0, poll_phase("t", 0)) == 37.5
+    phases = {poll_phase(f"task-{i}", 15.0) for i in range(50)}
+    assert len(phases) == 50 and min(phases) < 3 and max(phases) > 12

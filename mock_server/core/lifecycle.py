@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from mock_server.core.scenarios import Scenario
 
-__all__ = ["STARTED", "TaskState", "reached_step", "state_of"]
+__all__ = ["STARTED", "TaskState", "gateway_elapsed", "poll_phase", "reached_step", "state_of"]
 
 STARTED = frozenset({"IN_PROGRESS", "SUCCESS", "FAILURE"})
 
@@ -50,3 +51,29 @@ def state_of(
         finish_offset=step.after_seconds if step.terminal else None,
         changed_offset=step.after_seconds,
     )
+
+
+def poll_phase(task_id: str, interval: float) -> float:
+    """When, within its first ``interval`` seconds, the gateway's poller first sees the task.
+
+    The poller runs on its own timer, not the task's: a fresh task waits between 0 and one
+    interval for it. Drawn from the task id, so a task keeps its phase in every worker.
+    """
+    if interval <= 0:
+        return 0.0
+    digest = hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).digest()
+    return interval * int.from_bytes(digest[:4], "big") / 2**32
+
+
+def gateway_elapsed(elapsed: float, interval: float, phase: float) -> float | None:
+    """The task's age when the gateway last copied the upstream's view of it; None before the
+    poller's first run after the submit (the gateway still shows the row it inserted).
+
+    new-api updates a task only when its poller runs (every 15 s), so clients see states change
+    on that grid and may never see the short ones. ``interval`` 0: no grid, the upstream's view.
+    """
+    if interval <= 0:
+        return elapsed
+    if elapsed < phase:
+        return None
+    return phase + ((elapsed - phase) // interval) * interval
