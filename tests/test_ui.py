@@ -347,6 +347,8 @@ def test_polls_are_numbered_back_from_the_tasks_poll_count():
     assert [p.number for p in polls] == [2, None, None, 3, 4]
     assert [p.seen_status for p in polls] == ["SUBMITTED", None, None, "IN_PROGRESS", "SUCCESS"]
     assert "not counted" in polls[1].note and "another key" in polls[2].note
+    refused = polls_of(_record(polls=0), scenario, [_fetch(1010, owner=None, status=429)])
+    assert refused[0].number is None and "before its key was read" in refused[0].note
     assert "fault rule" in polls[4].note
 
 

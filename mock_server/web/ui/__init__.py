@@ -122,6 +122,7 @@ def ui_blueprint(service: MockService, config: Config) -> Blueprint:
             "fmt_time": fmt_time,
             "fmt_offset": fmt_offset,
             "poll_seconds": POLL_SECONDS,
+            "server_speed": config.speed,
             "profile": service.profile.name,
             "token_configured": config.admin_token is not None,
         }
@@ -186,7 +187,6 @@ def ui_blueprint(service: MockService, config: Config) -> Blueprint:
             scenarios=ops.scenarios(),
             presets=ADVANCE_PRESETS,
             speeds=SPEEDS,
-            server_speed=config.speed,
             **live_state(ns()),
         )
 

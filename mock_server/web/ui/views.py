@@ -37,6 +37,7 @@ __all__ = [
 
 JOURNAL_BODY_LIMIT = 4096  # app.py keeps this much of a request body
 TRACK_LEFT, TRACK_WIDTH = 90.0, 820.0  # the task page's track, in its SVG's 1000 units
+LABEL_ROWS = (26.0, 68.0, 12.0, 82.0)  # label baselines: above, below, higher, lower (axis: 46)
 _FETCH_ONE = "/suno/fetch/"
 _FETCH_BATCH = "/suno/fetch"
 _SUBMIT = "/suno/submit/"
@@ -117,15 +118,42 @@ class TaskView:
     now_x: float  # "now" on the track
 
     @property
-    def marks(self) -> list[tuple[float, tuple[StepView, ...]]]:
-        """The track's marks: steps at the same time share one (with one label)."""
-        out: list[tuple[float, tuple[StepView, ...]]] = []
+    def marks(self) -> list[Mark]:
+        """The track's marks: steps at the same time share one, labels kept apart."""
+        groups: list[tuple[float, tuple[StepView, ...]]] = []
         for step in self.steps:
-            if out and out[-1][0] == step.x:
-                out[-1] = (step.x, (*out[-1][1], step))
+            if groups and groups[-1][0] == step.x:
+                groups[-1] = (step.x, (*groups[-1][1], step))
             else:
-                out.append((step.x, (step,)))
+                groups.append((step.x, (step,)))
+        ends = dict.fromkeys(LABEL_ROWS, float("-inf"))  # where each row's last label ends
+        out = []
+        for x, steps in groups:
+            label = " › ".join(s.name for s in steps)
+            half = len(label) * 3.6 + 6  # about half its width at 12 units a letter
+            free = [y for y in LABEL_ROWS if ends[y] < x - half]
+            row = free[0] if free else min(LABEL_ROWS, key=lambda y: ends[y])
+            ends[row] = x + half
+            out.append(Mark(x, steps, label, row))
         return out
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One point on the task page's track and its label's row."""
+
+    x: float
+    steps: tuple[StepView, ...]
+    label: str
+    label_y: float
+
+    @property
+    def current(self) -> bool:
+        return any(s.current for s in self.steps)
+
+    @property
+    def last(self) -> StepView:
+        return self.steps[-1]
 
 
 def task_view(record: TaskRecord, scenario: Scenario, now: float) -> TaskView:
@@ -226,7 +254,9 @@ def polls_of(
         faults = tuple(str(f) for f in entry.get("faults") or ())
         poll: int | None = None
         seen_step = seen_status = None
-        if entry.get("owner") != record.owner:
+        if entry.get("owner") is None:
+            note = "answered before its key was read (a fault rule or a bad key): not a poll"
+        elif entry.get("owner") != record.owner:
             note = "another key's request: the task is not theirs (task_not_exist, or omitted)"
         elif not was_counted:
             note = "not answered 200: not counted as a poll"
