@@ -10,6 +10,8 @@ import html
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mock_server import Config, TaskRecord, create_app
 from mock_server.core.scenarios import ScenarioBook
@@ -224,6 +226,44 @@ def test_forced_step_from_a_form_bad_step_names_the_steps(client):
     task_id = submit(client)
     r = client.post(f"/__mock/ui/tasks/{task_id}/step", data={"step": "nope"})
     assert r.status_code == 400 and "its steps: not_start, submitted" in text(r)
+
+
+form_text = st.text(
+    st.characters(min_codepoint=1, max_codepoint=0x2FFF, exclude_categories=("Cs",)), max_size=40
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    path=st.sampled_from(
+        [
+            "/__mock/ui/clock/advance",
+            "/__mock/ui/clock/set",
+            "/__mock/ui/clock/speed",
+            "/__mock/ui/clock/resume",
+            "/__mock/ui/tasks",
+            "/__mock/ui/tasks/x/step",
+            "/__mock/ui/faults/x/lift",
+            "/__mock/ui/login",
+        ]
+    ),
+    form=st.dictionaries(
+        st.sampled_from(["seconds", "now", "speed", "api_key", "scenario", "step", "elapsed"]),
+        form_text,
+    ),
+    ns=st.none() | form_text,
+)
+def test_any_form_gets_a_page_never_a_crash(client, path, form, ns):
+    r = client.post(path, data=form, query_string={"ns": ns} if ns is not None else None)
+    assert r.status_code in (303, 400, 403, 404), r.data[:300]
+    assert b"Traceback" not in r.data
+    if r.status_code != 303:
+        assert r.mimetype == "text/html"
+    client.post("/__mock/ui/clock/pause", query_string={"ns": ns} if ns is not None else None)
 
 
 # --- namespaces -------------------------------------------------------------------------------

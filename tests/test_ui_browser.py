@@ -30,7 +30,7 @@ TIMEOUT_MS = 10_000
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true"):
         pytest.fail(f"{reason} (CI must install it: see .ci/run)")
-    pytest.skip(reason)
+    pytest.skip(f"{reason}: browser tests skipped")
 
 
 def _chromium() -> str:
@@ -41,7 +41,7 @@ def _chromium() -> str:
     ):
         if candidate and Path(candidate).exists():
             return candidate
-    _unavailable("no chromium on PATH (apt-get install chromium): browser tests skipped")
+    _unavailable("no chromium on PATH (apt-get install chromium)")
     raise AssertionError  # not reached
 
 
@@ -50,7 +50,7 @@ def sync_api() -> Any:
     try:
         from playwright import sync_api
     except ImportError:
-        _unavailable("playwright is not installed (pip install playwright): browser tests skipped")
+        _unavailable("playwright is not installed (pip install playwright)")
     return sync_api
 
 
