@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from mock_server import Config, TaskRecord, create_app
 from mock_server.core.scenarios import ScenarioBook
 from mock_server.web.ui import UI_TOKEN_COOKIE
-from mock_server.web.ui.views import fmt_offset, parse_time, polls_of
+from mock_server.web.ui.views import entry_views, fmt_offset, parse_time, polls_of
 from tests.conftest import ROOT
 
 START = 1_700_000_000
@@ -390,6 +390,15 @@ def test_polls_are_numbered_back_from_the_tasks_poll_count():
     refused = polls_of(_record(polls=0), scenario, [_fetch(1010, owner=None, status=429)])
     assert refused[0].number is None and "before its key was read" in refused[0].note
     assert "fault rule" in polls[4].note
+
+
+def test_a_long_body_is_said_to_be_cut(client):
+    short = client.post("/suno/submit/music", json={"title": "x"}, headers=ALICE)
+    long = client.post("/suno/submit/music", json={"title": "é" * 5000}, headers=ALICE)
+    assert short.status_code == long.status_code == 200
+    entries = entry_views(client.get("/__mock/journal").get_json(), (), 10)
+    assert [e.body_cut for e in entries] == [True, False]  # newest first
+    assert "its first 4096 bytes" in text(client.get("/__mock/ui/"))
 
 
 def test_time_helpers():

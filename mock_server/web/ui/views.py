@@ -35,7 +35,7 @@ __all__ = [
     "task_view",
 ]
 
-JOURNAL_BODY_LIMIT = 4096  # app.py keeps this much of a request body
+JOURNAL_BODY_LIMIT = 4096  # app.py and hot.py keep this many bytes of a request body
 TRACK_LEFT, TRACK_WIDTH = 90.0, 820.0  # the task page's track, in its SVG's 1000 units
 LABEL_ROWS = (26.0, 68.0, 12.0, 82.0)  # label baselines: above, below, higher, lower (axis: 46)
 _FETCH_ONE = "/suno/fetch/"
@@ -296,10 +296,16 @@ class EntryView:
     owner: str | None
     request_id: str
     body: str | None  # pretty-printed when it is JSON
-    body_cut: bool  # the journal kept only the first JOURNAL_BODY_LIMIT characters
+    body_cut: bool  # the journal kept only the first JOURNAL_BODY_LIMIT bytes
     faults: tuple[str, ...]
     task_ids: tuple[str, ...]  # tasks it names that exist in the namespace
     kind: str  # submit, fetch, fetch_one or other
+
+
+def _cut(text: str) -> bool:
+    """Whether a journaled body is likely the cut one: its bytes fill the limit (a character
+    split at the cut became one U+FFFD, so up to 3 bytes fewer)."""
+    return len(text.encode("utf-8", "surrogatepass")) >= JOURNAL_BODY_LIMIT - 3
 
 
 def _pretty(body: str) -> str:
@@ -346,7 +352,7 @@ def entry_views(
                 owner=entry.get("owner"),
                 request_id=request_id,
                 body=_pretty(text) if text else None,
-                body_cut=text is not None and len(text) >= JOURNAL_BODY_LIMIT,
+                body_cut=text is not None and _cut(text),
                 faults=tuple(str(f) for f in entry.get("faults") or ()),
                 task_ids=tuple(i for i in _ids_in(entry) if i in tasks),
                 kind=kind,
