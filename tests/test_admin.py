@@ -49,6 +49,102 @@ def test_clock_read_advance_set(client):
     )
 
 
+class _RealTime:
+    """The real time the clocks read, moved by the test."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, start: float = 5_000.0) -> None:
+        self.now = start
+        monkeypatch.setattr("mock_server.core.clock.real_time", lambda: self.now)
+
+
+def test_clock_pause_resume_and_speed(monkeypatch):
+    real = _RealTime(monkeypatch)
+    client = create_app(Config(clock="wall", speed=2, clock_start=1_000)).test_client()
+    assert client.get("/__mock/clock").get_json() == {"now": 1_000, "mode": "wall", "speed": 2}
+    real.now += 10
+    assert client.get("/__mock/clock").get_json()["now"] == 1_020
+    paused = client.post("/__mock/clock/pause").get_json()
+    assert paused == {"now": 1_020, "mode": "manual", "speed": 0}
+    real.now += 100
+    assert client.get("/__mock/clock").get_json()["now"] == 1_020  # paused: real time is ignored
+    assert client.post("/__mock/clock/advance", json={"seconds": 5}).get_json()["now"] == 1_025
+    # Resumed without a speed: the server's own (--speed 2); time goes on from where it stood.
+    assert client.post("/__mock/clock/resume").get_json() == {
+        "now": 1_025,
+        "mode": "wall",
+        "speed": 2,
+    }
+    real.now += 1
+    assert client.get("/__mock/clock").get_json()["now"] == 1_027
+    assert client.post("/__mock/clock/speed", json={"speed": 60}).get_json()["speed"] == 60
+    real.now += 1
+    assert client.get("/__mock/clock").get_json()["now"] == 1_087
+    client.post("/__mock/clock/pause")
+    resumed = client.post("/__mock/clock/resume", json={"speed": 0.5}).get_json()
+    assert resumed == {"now": 1_087, "mode": "wall", "speed": 0.5}
+
+
+def test_a_manual_clock_resumes_at_real_speed_and_pauses_again(client, monkeypatch):
+    real = _RealTime(monkeypatch)
+    client.post("/__mock/clock/set", json={"now": 1_700_000_000})
+    assert client.post("/__mock/clock/resume").get_json()["speed"] == 1  # the default --speed
+    real.now += 3
+    assert client.post("/__mock/clock/pause").get_json() == {
+        "now": 1_700_000_003,
+        "mode": "manual",
+        "speed": 0,
+    }
+    assert client.post("/__mock/clock/pause").get_json()["now"] == 1_700_000_003  # idempotent
+
+
+def test_clock_speed_is_per_namespace(client, monkeypatch):
+    real = _RealTime(monkeypatch)
+    ns = {"X-Mock-Namespace": "fast"}
+    client.get("/__mock/clock", headers=ns)  # start both clocks at the same real time
+    client.get("/__mock/clock")
+    client.post("/__mock/clock/speed", json={"speed": 10}, headers=ns)
+    real.now += 2
+    assert client.get("/__mock/clock", headers=ns).get_json()["now"] == 1_700_000_020
+    assert client.get("/__mock/clock").get_json() == {
+        "now": 1_700_000_000,
+        "mode": "manual",
+        "speed": 0,
+    }
+
+
+def test_a_resumed_clock_moves_tasks_on_the_api(client, monkeypatch):
+    real = _RealTime(monkeypatch)
+    task_id = client.post("/suno/submit/music", json={"title": "t"}, headers=KEY).get_json()["data"]
+    client.post("/__mock/clock/speed", json={"speed": 100})
+    real.now += 10  # 1000 virtual seconds: music_success is done
+    task = client.get(f"/suno/fetch/{task_id}", headers=KEY).get_json()["data"]
+    assert task["status"] == "SUCCESS"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/__mock/clock/speed", {}),
+        ("/__mock/clock/speed", {"speed": 0}),
+        ("/__mock/clock/speed", {"speed": -2}),
+        ("/__mock/clock/speed", {"speed": "fast"}),
+        ("/__mock/clock/speed", {"speed": 1e300}),
+        ("/__mock/clock/resume", {"speed": 0}),
+        ("/__mock/clock/resume", {"speed": None}),
+        ("/__mock/clock/resume", []),
+    ],
+)
+def test_bad_speeds_are_clear_400s(client, path, body):
+    r = client.post(path, data=json.dumps(body))
+    assert r.status_code == 400
+    assert r.get_json()["code"] == "invalid_request"
+    assert client.get("/__mock/clock").get_json() == {
+        "now": 1_700_000_000,
+        "mode": "manual",
+        "speed": 0,
+    }
+
+
 @pytest.mark.parametrize(
     "body", [{}, {"seconds": "5"}, {"seconds": -1}, {"seconds": True}, {"seconds": 1e300}, [], "x"]
 )

@@ -51,6 +51,17 @@ def test_wheel_ships_schemas_and_fixtures_not_top_level_data_packages(wheel):
     assert tops == {"mock_server", "contract_tests"}
 
 
+def test_wheel_ships_the_dashboard_with_htmx_and_its_notice(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    ui = "mock_server/web/ui/"
+    assert {
+        ui + "static/htmx-2.0.11.min.js",
+        ui + "static/ui.css",
+        ui + "templates/suno_mock_ui/dashboard.html",
+        ui + "NOTICE",
+    } <= names
+
+
 def test_installed_server_submits_and_fetches(installed, tmp_path):
     port = free_port()
     cmd = [str(installed / "bin" / "suno-mock"), "serve", "--port", str(port), "--clock", "manual"]
@@ -81,6 +92,10 @@ def test_installed_server_submits_and_fetches(installed, tmp_path):
         task = httpx.get(f"{base}/suno/fetch/{task_id}", headers=key).json()["data"]
         assert task["status"] == "SUCCESS"
         assert task["data"][0]["title"] == "Wheel"
+        # The dashboard's templates and static files come from the installed package.
+        page = httpx.get(f"{base}/__mock/ui/")
+        assert page.status_code == 200 and task_id in page.text
+        assert httpx.get(f"{base}/__mock/ui/static/htmx-2.0.11.min.js").status_code == 200
     finally:
         proc.terminate()
         proc.wait(timeout=15)

@@ -44,6 +44,14 @@ class ClockState:
     def set_to(self, when: float) -> ClockState:
         return replace(self, anchor_real=real_time(), anchor_virtual=when)
 
+    def at_speed(self, speed: float) -> ClockState:
+        """From now on, ``speed`` virtual seconds per real second; 0 pauses (a manual clock).
+
+        The virtual time does not jump: the clock goes on from where it is.
+        """
+        real = real_time()
+        return replace(self, anchor_real=real, anchor_virtual=self.now(real), speed=speed)
+
     def to_dict(self) -> dict[str, float]:
         return {
             "anchor_real": self.anchor_real,

@@ -84,6 +84,12 @@ class MockService:
         self.store.set_clock(ns, self.store.clock(ns).set_to(when))
         return self.now(ns)
 
+    def set_speed(self, speed: float, ns: str = "") -> float:
+        """Run the clock at ``speed`` from where it is; 0 pauses it (time then moves only when
+        advanced or set)."""
+        self.store.set_clock(ns, self.store.clock(ns).at_speed(speed))
+        return self.now(ns)
+
     # scenarios -------------------------------------------------------------
     def scenario_for(self, record: TaskRecord) -> Scenario:
         inline = record.inline_scenario

@@ -17,7 +17,7 @@ from mock_server.wire import gojson
 from mock_server.wire.envelopes import JSON_UTF8, task_error
 from mock_server.wire.request import namespace_of
 
-__all__ = ["ADMIN_TOKEN_HEADER", "admin_blueprint"]
+__all__ = ["ADMIN_TOKEN_HEADER", "AdminOps", "admin_blueprint", "admin_guard"]
 
 ADMIN_TOKEN_HEADER = "X-Mock-Admin-Token"
 
@@ -49,67 +49,86 @@ def _number(body: dict[str, Any], key: str) -> float:
     return float(value)
 
 
-def admin_blueprint(service: MockService, config: Config) -> Blueprint:
-    bp = Blueprint("suno_mock_admin", __name__, url_prefix="/__mock")
+def admin_guard(config: Config, token: str) -> None:
+    """Refuse (403) a request that may not use the admin surfaces: the admin API and the UI.
 
-    def ns() -> str:
-        return namespace_of(request.environ)
-
-    @bp.errorhandler(MockError)
-    def _mock_error(error: MockError) -> Response:
-        # Anything not in the table is a bug of ours, not the caller's: say so, without a trace.
-        wire = envelope(error, ADMIN) or task_error(500, "internal_error", type(error).__name__)
-        return Response(wire.body, status=wire.status, content_type=wire.content_type)
-
-    @bp.before_request
-    def _guard() -> None:
-        token = request.headers.get(ADMIN_TOKEN_HEADER, "")
-        if config.admin_token is not None:
-            if not hmac.compare_digest(token.encode(), config.admin_token.encode()):
-                raise task_error(
-                    403, "forbidden", f"admin API needs a valid {ADMIN_TOKEN_HEADER} header"
-                )
-        elif not _is_loopback(request.remote_addr):
+    With an admin token configured, ``token`` must be it (from any address); without one, only
+    loopback clients may.
+    """
+    if config.admin_token is not None:
+        if not hmac.compare_digest(token.encode(), config.admin_token.encode()):
             raise task_error(
-                403,
-                "forbidden",
-                "admin API is open to loopback clients only "
-                "(start the server with --admin-token to open it)",
+                403, "forbidden", f"admin API needs a valid {ADMIN_TOKEN_HEADER} header"
             )
+    elif not _is_loopback(request.remote_addr):
+        raise task_error(
+            403,
+            "forbidden",
+            "admin API is open to loopback clients only "
+            "(start the server with --admin-token to open it)",
+        )
 
-    @bp.post("/reset")
-    def reset() -> Response:
-        service.store.reset(ns())
-        return _json({"ok": True, "now": service.now(ns())})
 
-    def clock_view() -> dict[str, Any]:
-        state = service.store.clock(ns())
+class AdminOps:
+    """What each admin call does, given its namespace and JSON body; the routes and the UI both
+    call these, so a check or a view is written once."""
+
+    def __init__(self, service: MockService, config: Config) -> None:
+        self.service = service
+        self.config = config
+
+    def reset(self, ns: str) -> dict[str, Any]:
+        self.service.store.reset(ns)
+        return {"ok": True, "now": self.service.now(ns)}
+
+    # clock -----------------------------------------------------------------
+    def clock(self, ns: str) -> dict[str, Any]:
+        state = self.service.store.clock(ns)
         return {"now": state.now(), "mode": state.mode, "speed": state.speed}
 
-    @bp.get("/clock")
-    def clock() -> Response:
-        return _json(clock_view())
-
-    @bp.post("/clock/advance")
-    def advance() -> Response:
-        seconds = _number(_body(), "seconds")
+    def advance(self, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+        seconds = _number(body, "seconds")
         if seconds < 0:
             raise task_error(
                 400, "invalid_request", "time only moves forward: 'seconds' must be >= 0"
             )
-        service.advance(seconds, ns())
-        return _json(clock_view())
+        self.service.advance(seconds, ns)
+        return self.clock(ns)
 
-    @bp.post("/clock/set")
-    def set_clock() -> Response:
-        when = _number(_body(), "now")
+    def set_time(self, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+        when = _number(body, "now")
         if when < 0:
             raise task_error(400, "invalid_request", "'now' must be a unix time >= 0")
-        service.set_time(when, ns())
-        return _json(clock_view())
+        self.service.set_time(when, ns)
+        return self.clock(ns)
 
-    def task_view(record: Any) -> dict[str, Any]:
-        state = service.state(record, ns())
+    def pause(self, ns: str) -> dict[str, Any]:
+        self.service.set_speed(0.0, ns)
+        return self.clock(ns)
+
+    def resume(self, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Run the clock again, at ``speed`` or the server's own (--speed, 1 by default)."""
+        speed = self._speed(body) if "speed" in body else self.config.speed
+        self.service.set_speed(speed, ns)
+        return self.clock(ns)
+
+    def speed(self, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.service.set_speed(self._speed(body), ns)
+        return self.clock(ns)
+
+    @staticmethod
+    def _speed(body: dict[str, Any]) -> float:
+        speed = _number(body, "speed")
+        if speed <= 0:
+            raise task_error(
+                400, "invalid_request", "'speed' must be > 0 (POST /__mock/clock/pause stops it)"
+            )
+        return speed
+
+    # tasks -----------------------------------------------------------------
+    def task_view(self, record: Any, ns: str) -> dict[str, Any]:
+        service = self.service
+        state = service.state(record, ns)
         scenario = service.scenario_for(record)
         return {
             "task_id": record.task_id,
@@ -123,13 +142,12 @@ def admin_blueprint(service: MockService, config: Config) -> Blueprint:
             "forced": record.forced_step is not None,
         }
 
-    @bp.get("/tasks")
-    def tasks() -> Response:
-        return _json([task_view(r) for r in sorted(service.store.tasks(ns()), key=lambda r: r.seq)])
+    def tasks(self, ns: str) -> list[dict[str, Any]]:
+        records = sorted(self.service.store.tasks(ns), key=lambda r: r.seq)
+        return [self.task_view(r, ns) for r in records]
 
-    @bp.post("/tasks")
-    def create_task() -> Response:
-        body = _body()
+    def create_task(self, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+        service = self.service
         key = body.get("api_key")
         if not isinstance(key, str) or not key:
             raise task_error(400, "invalid_request", "'api_key' (the owner's key) is required")
@@ -161,52 +179,109 @@ def admin_blueprint(service: MockService, config: Config) -> Blueprint:
             scenario.action,
             request_fields,
             scenario,
-            ns=ns(),
+            ns=ns,
             inline=inline,
             elapsed=max(0.0, elapsed),
         )
         if step is not None:
-            force(task_id, step)
-        record = service.find(task_id, ns())
-        return _json({"task_id": task_id, **task_view(record)}, 201)
+            self._force(ns, task_id, step)
+        record = service.find(task_id, ns)
+        return {"task_id": task_id, **self.task_view(record, ns)}
 
-    def force(task_id: str, step: Any) -> None:
+    def _force(self, ns: str, task_id: str, step: Any) -> None:
         if (step is not None and not isinstance(step, (str, int))) or isinstance(step, bool):
             raise task_error(400, "invalid_request", "'step' must be a step name, index or null")
-        service.force_step(task_id, step, ns())
+        self.service.force_step(task_id, step, ns)
 
-    @bp.post("/tasks/<task_id>/step")
-    def force_step(task_id: str) -> Response:
-        body = _body()
+    def force_step(self, ns: str, task_id: str, body: dict[str, Any]) -> dict[str, Any]:
         if "step" not in body:
             raise task_error(
                 400, "invalid_request", "'step' is required (a step name, index, or null to unpin)"
             )
-        force(task_id, body["step"])
-        record = service.find(task_id, ns())
-        return _json(task_view(record))
+        self._force(ns, task_id, body["step"])
+        record = self.service.find(task_id, ns)
+        return self.task_view(record, ns)
+
+    def scenarios(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": s.name,
+                "action": s.action,
+                "description": s.description,
+                "steps": [
+                    {
+                        "name": st.name,
+                        "status": st.status,
+                        "after_seconds": st.after_seconds,
+                        "after_polls": st.after_polls,
+                    }
+                    for st in s.steps
+                ],
+            }
+            for s in self.service.scenarios
+        ]
+
+
+def admin_blueprint(service: MockService, config: Config) -> Blueprint:
+    bp = Blueprint("suno_mock_admin", __name__, url_prefix="/__mock")
+    ops = AdminOps(service, config)
+
+    def ns() -> str:
+        return namespace_of(request.environ)
+
+    @bp.errorhandler(MockError)
+    def _mock_error(error: MockError) -> Response:
+        # Anything not in the table is a bug of ours, not the caller's: say so, without a trace.
+        wire = envelope(error, ADMIN) or task_error(500, "internal_error", type(error).__name__)
+        return Response(wire.body, status=wire.status, content_type=wire.content_type)
+
+    @bp.before_request
+    def _guard() -> None:
+        admin_guard(config, request.headers.get(ADMIN_TOKEN_HEADER, ""))
+
+    @bp.post("/reset")
+    def reset() -> Response:
+        return _json(ops.reset(ns()))
+
+    @bp.get("/clock")
+    def clock() -> Response:
+        return _json(ops.clock(ns()))
+
+    @bp.post("/clock/advance")
+    def advance() -> Response:
+        return _json(ops.advance(ns(), _body()))
+
+    @bp.post("/clock/set")
+    def set_clock() -> Response:
+        return _json(ops.set_time(ns(), _body()))
+
+    @bp.post("/clock/pause")
+    def pause_clock() -> Response:
+        return _json(ops.pause(ns()))
+
+    @bp.post("/clock/resume")
+    def resume_clock() -> Response:
+        return _json(ops.resume(ns(), _body()))
+
+    @bp.post("/clock/speed")
+    def clock_speed() -> Response:
+        return _json(ops.speed(ns(), _body()))
+
+    @bp.get("/tasks")
+    def tasks() -> Response:
+        return _json(ops.tasks(ns()))
+
+    @bp.post("/tasks")
+    def create_task() -> Response:
+        return _json(ops.create_task(ns(), _body()), 201)
+
+    @bp.post("/tasks/<task_id>/step")
+    def force_step(task_id: str) -> Response:
+        return _json(ops.force_step(ns(), task_id, _body()))
 
     @bp.get("/scenarios")
     def scenarios() -> Response:
-        return _json(
-            [
-                {
-                    "name": s.name,
-                    "action": s.action,
-                    "description": s.description,
-                    "steps": [
-                        {
-                            "name": st.name,
-                            "status": st.status,
-                            "after_seconds": st.after_seconds,
-                            "after_polls": st.after_polls,
-                        }
-                        for st in s.steps
-                    ],
-                }
-                for s in service.scenarios
-            ]
-        )
+        return _json(ops.scenarios())
 
     @bp.get("/journal")
     def journal() -> Response:

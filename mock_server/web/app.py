@@ -228,6 +228,8 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     from mock_server.web.ops import ops_blueprint
 
     app.register_blueprint(ops_blueprint(service, config))
+    from mock_server.web.ui import ui_blueprint  # the dashboard at /__mock/ui
+    app.register_blueprint(ui_blueprint(service, config))
     # Last, once every hook is known: plain submits and fetches skip Flask (same bytes).
     from mock_server.web.hot import install_hot_path
 
