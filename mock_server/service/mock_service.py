@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from mock_server.contract.profiles import Profile, load_profile
 from mock_server.contract.validation import validate
+from mock_server.core.actions import ACTIONS
 from mock_server.core.clock import ClockState
 from mock_server.core.config import Config
 from mock_server.core.ids import new_task_id
@@ -30,19 +31,6 @@ if TYPE_CHECKING:
     from mock_server.faults.tasks import TaskFaults
 
 __all__ = ["MockService"]
-
-SUBMIT_FIELDS = (
-    "gpt_description_prompt",
-    "prompt",
-    "mv",
-    "title",
-    "tags",
-    "continue_at",
-    "task_id",
-    "continue_clip_id",
-    "make_instrumental",
-)
-
 
 class MockService:
     """Tasks, clock and journal for one fake, with no knowledge of HTTP."""
@@ -125,7 +113,7 @@ class MockService:
     ) -> str:
         """A new task's id. ``journal`` and ``token``: as for ``Store.add``."""
         task_id = new_task_id(self.profile.id_format)
-        kept = {k: request[k] for k in SUBMIT_FIELDS if k in request}
+        kept = {k: request[k] for k in ACTIONS[action].kept if k in request}
         record = TaskRecord(
             task_id=task_id,
             owner=owner,

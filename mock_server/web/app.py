@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from mock_server.core.actions import SUBMIT_FIELDS
+from mock_server.core.actions import ACTIONS, channel_model
 from mock_server.core.config import Config
 from mock_server.core.identity import owner_of
 from mock_server.core.ids import new_request_id
@@ -166,11 +166,12 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     def submit(action: str) -> Response:
         g.owner = authenticate()
         action = action.upper()
-        if action not in ("MUSIC", "LYRICS"):
+        kind = ACTIONS.get(action)
+        if kind is None:
             # Distribute finds no channel for suno_<action> before the body is read.
             raise gateway_error(
                 503,
-                profile.no_channel_message.format(model="suno_" + action.lower()),
+                profile.no_channel_message.format(model=channel_model(action)),
                 g.request_id,
                 code="model_not_found",
                 with_code=profile.gateway_error_code,
@@ -185,14 +186,17 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
                 "(the live gateway answers 500 new_api_panic here)",
             )
         try:
-            fields = bind_object(body, SUBMIT_FIELDS, "dto.SunoSubmitReq", "SunoSubmitReq")
+            fields = bind_object(body, kind.bind, *kind.go_type)
         except BindError as exc:
             raise task_error(400, "invalid_request", str(exc)) from None
-        if action == "LYRICS" and not fields.get("prompt"):
-            raise task_error(400, "invalid_request", "prompt_empty")
-        scenario = service.resolve_scenario(action, request.headers.get(SCENARIO_HEADER) or None)
+        problem = kind.missing(fields)
+        if problem is not None:
+            raise task_error(400, "invalid_request", problem)
+        scenario = service.resolve_scenario(
+            kind.name, request.headers.get(SCENARIO_HEADER) or None
+        )
         task_id = service.submit(
-            g.owner, action, fields, scenario, ns=namespace_of(request.environ)
+            g.owner, kind.name, fields, scenario, ns=namespace_of(request.environ)
         )
         return _success(task_id, profile.submit_content_type, profile.submit_headers)
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, g
 
-from mock_server.core.actions import SUBMIT_FIELDS
+from mock_server.core.actions import ACTIONS
 from mock_server.core.cache import BoundedCache
 from mock_server.core.config import Config
 from mock_server.core.identity import owner_of
@@ -289,16 +289,17 @@ class HotPath:
     def _submit(
         self, environ: Environ, action: str, owner: str, ns: str, seen: dict[str, Any]
     ) -> _Answer | None:
-        action = action.upper()
-        if action not in ("MUSIC", "LYRICS") or "/" in action or not _is_json(environ):
+        kind = ACTIONS.get(action.upper())
+        if kind is None or not _is_json(environ):
             return None
+        action = kind.name
         body = self._read(environ, seen)
         if body is None:
             return None
         try:
-            fields = bind_object(body, SUBMIT_FIELDS, "dto.SunoSubmitReq", "SunoSubmitReq")
-            if action == "LYRICS" and not fields.get("prompt"):
-                raise BindError("prompt_empty")
+            fields = bind_object(body, kind.bind, *kind.go_type)
+            if kind.missing(fields) is not None:
+                raise BindError("missing field")
             scenario = self.service.resolve_scenario(
                 action, str(environ.get(_SCENARIO_ENVIRON, "")) or None
             )
