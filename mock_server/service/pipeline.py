@@ -192,18 +192,16 @@ def authenticate(service: MockService, call: Call) -> str:
     return owner
 
 
-def _clock(service: MockService, call: Call) -> float:
+def _work(service: MockService, call: Call) -> tuple[float, dict[str, Any] | None, str | None]:
+    """What a route's one store call needs: the time, the journal entry it writes with the
+    work (as a success; None while fault rules act: it waits for the answer) and the settings
+    token (None: the store does not check)."""
     settings = call.settings
-    return service.now(call.ns) if settings is None else settings.clock.now()
-
-
-def _early_entry(call: Call, now: float) -> dict[str, Any] | None:
-    """The entry a plain call's store call journals (as a success); None while faults act."""
-    return None if call.faulted else journal_entry(call, 200, now)
-
-
-def _token(call: Call) -> str | None:
-    return None if call.settings is None else call.settings.token
+    if settings is None:
+        now, token = service.now(call.ns), None
+    else:
+        now, token = settings.clock.now(), settings.token
+    return now, None if call.faulted else journal_entry(call, 200, now), token
 
 
 def submit(service: MockService, call: Call) -> Answer:
@@ -238,11 +236,9 @@ def submit(service: MockService, call: Call) -> Answer:
     if problem is not None:
         raise task_error(400, "invalid_request", problem)
     scenario = service.resolve_scenario(action.name, call.scenario)
-    now = _clock(service, call)
-    entry = _early_entry(call, now)
+    now, entry, token = _work(service, call)
     task_id = service.submit(
-        owner, action.name, fields, scenario, ns=call.ns, now=now, journal=entry,
-        token=_token(call),
+        owner, action.name, fields, scenario, ns=call.ns, now=now, journal=entry, token=token
     )
     call.journaled = None if entry is None else 200
     return Answer(
@@ -263,9 +259,8 @@ def fetch(service: MockService, call: Call) -> Answer:
         return _json(success_body([]))
     if call.faults is not None:
         return _json(success_body(service.fetch(owner, ids, call.ns, faults=call.faults)))
-    now = _clock(service, call)
-    entry = _early_entry(call, now)
-    records = service.poll(call.ns, owner, service.wanted(ids), journal=entry, token=_token(call))
+    now, entry, token = _work(service, call)
+    records = service.poll(call.ns, owner, service.wanted(ids), journal=entry, token=token)
     if records and entry is not None:  # nothing polled, nothing journaled: ``finish`` does
         call.journaled = 200
     return _json(service.batch_body(records, call.ns, now))
@@ -279,9 +274,8 @@ def fetch_one(service: MockService, call: Call) -> Answer:
         if task is None:
             raise task_error(400, "task_not_exist", "task_not_exist")
         return _json(success_body(task))
-    now = _clock(service, call)
-    entry = _early_entry(call, now)
-    records = service.poll(call.ns, owner, [call.task_id], journal=entry, token=_token(call))
+    now, entry, token = _work(service, call)
+    records = service.poll(call.ns, owner, [call.task_id], journal=entry, token=token)
     if not records:
         raise task_error(400, "task_not_exist", "task_not_exist")
     if entry is not None:
