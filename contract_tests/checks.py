@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any, NoReturn
 
 from mock_server.contract.validation import resolved_schema, validate
+from mock_server.core.actions import ACTIONS
 
 from ._observation import NOT_JSON, Observation
 
@@ -302,7 +303,9 @@ def check_task_state(task: Mapping[str, Any], where: str = "task") -> None:
 
 def _check_results(task: Mapping[str, Any], label: str) -> None:
     data, action = task.get("data"), task.get("action")
-    if action == "LYRICS" or (action != "MUSIC" and isinstance(data, dict)):
+    known = ACTIONS.get(action) if isinstance(action, str) else None
+    # An action we know says what its data holds; another one, the data's shape.
+    if (known.data == "lyrics") if known is not None else isinstance(data, dict):
         text = data.get("text") if isinstance(data, dict) else None
         if not (isinstance(text, str) and text):
             _fail("success-has-results", f"{label}: SUCCESS LYRICS without lyrics text "

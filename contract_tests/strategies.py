@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from mock_server.contract.validation import resolved_schema
+from mock_server.core.actions import ACTIONS
 
 __all__ = [
     "bad_json",
@@ -143,21 +144,24 @@ def submit_bodies(action: str = "MUSIC") -> st.SearchStrategy[dict[str, Any]]:
     schema = resolved_schema("submit-request", strict=True)
     for name in _CONTINUATION:
         schema["properties"].pop(name, None)
-    if action.upper() == "LYRICS":
-        schema["required"] = ["prompt"]
-        schema["properties"]["prompt"] = {**schema["properties"]["prompt"], "minLength": 1}
+    required = ACTIONS[action.upper()].required
+    if required:
+        schema["required"] = list(required)
+        for name in required:
+            schema["properties"][name] = {**schema["properties"][name], "minLength": 1}
     return cast("st.SearchStrategy[dict[str, Any]]", from_schema(schema))
 
 
 def invalid_submit_bodies(action: str = "MUSIC") -> st.SearchStrategy[Any]:
     """Submit bodies the gateway must refuse with 400 invalid_request before spending:
     wrongly typed fields, JSON that is not an object (``null`` excepted: it panics the live
-    gateway), and for LYRICS a body without a prompt."""
+    gateway), and for an action with required fields (LYRICS) a body without them."""
     options = [*_wrong_types("submit-request", skip=_UNSURE),
                {"type": [t for t in _JSON_TYPES if t != "object"]}]
-    if action.upper() == "LYRICS":
+    required = ACTIONS[action.upper()].required
+    if required:
         schema = resolved_schema("submit-request", strict=True)
-        for name in ("prompt", *_CONTINUATION):
+        for name in (*required, *_CONTINUATION):
             schema["properties"].pop(name, None)
         options.append(schema)
     return from_schema({"anyOf": options})

@@ -7,6 +7,7 @@ one with the hot path taken out (the Flask routes alone, the reference).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from mock_server.errors import StoreUnavailable
 from mock_server.stores.base import Store
 from mock_server.stores.memory import MemoryStore
 from mock_server.stores.sqlite_store import SQLiteStore
-from mock_server.web.hot import HotPath
+from mock_server.web.hot import HotPath, app_hooks
 
 START = 1_750_000_000.0
 KEY = {"Authorization": "Bearer sk-hot-path-key"}
@@ -239,14 +240,49 @@ def _plain_requests(twins: Twins) -> None:
     twins.check_state()
 
 
+def test_errors_a_route_raises_take_the_hot_path_and_answer_the_same(
+    profile: str, ids: _Ids
+) -> None:
+    """A plain request that the route refuses: the hot path ran the route, and the Flask app's
+    error handlers and after-request hooks word the answer and journal it."""
+    twins = Twins(ids, profile=profile)
+    _submit(twins, "t-1")
+    json_as = {**KEY, "Content-Type": "Application/Vnd.Suno+JSON ; charset=utf-8"}
+    cases: list[tuple[str, str, dict[str, Any]]] = [
+        ("POST", "/suno/fetch", {"data": b"{not json", "headers": KEY}),
+        ("POST", "/suno/fetch", {"json": {"ids": "t-1"}, "headers": KEY}),
+        ("GET", "/suno/fetch/nope", {"headers": KEY}),
+        ("GET", "/suno/fetch/t-1", {"headers": OTHER}),
+        ("POST", "/suno/submit/video", {"json": {"prompt": "x"}, "headers": KEY}),
+        ("POST", "/suno/submit/Stra\u00dfe", {"json": {"prompt": "x"}, "headers": KEY}),
+        ("POST", "/suno/submit/lyrics", {"json": {"title": "no prompt"}, "headers": KEY}),
+        ("POST", "/suno/submit/lyrics", {"json": {"prompt": ""}, "headers": KEY}),
+        ("POST", "/suno/submit/music", {"data": b'{"prompt":"x"}',
+                                        "headers": {**KEY, "Content-Type": "text/plain"}}),
+        ("POST", "/suno/submit/music", {"data": b'{"prompt":"x"}',
+                                        "headers": {**KEY, "Content-Type": " text/json-seq ;"}}),
+        ("POST", "/suno/submit/music", {"data": b'{"prompt": 5}', "headers": json_as}),
+        ("POST", "/suno/submit/music", {"json": {"prompt": 5}, "headers": KEY}),
+        ("POST", "/suno/submit/music", {"json": None, "data": b"[1]", "headers": KEY}),
+        ("POST", "/suno/submit/music", {"json": {"prompt": "x"},
+                                        "headers": {**KEY, "X-Mock-Scenario": "nope"}}),
+        ("POST", "/suno/submit/music", {"json": {"prompt": "x"},
+                                        "headers": {**KEY, "X-Mock-Scenario": "lyrics_success"}}),
+        ("POST", "/suno/submit/music", {"data": b"x" * 5000, "headers": KEY}),
+    ]
+    for method, path, kwargs in cases:
+        twins.ids.next = "never-used"
+        answer = twins.same(method, path, fast=path.isascii(), **kwargs)
+        assert answer.status_code >= 400, (method, path)
+    twins.check_state()
+
+
 def test_everything_else_goes_to_the_flask_app_and_answers_the_same(
     profile: str, ids: _Ids
 ) -> None:
     twins = Twins(ids, profile=profile)
     _submit(twins, "t-1")
     cases: list[tuple[str, str, dict[str, Any]]] = [
-        ("POST", "/suno/fetch", {"data": b"{not json", "headers": KEY}),
-        ("POST", "/suno/fetch", {"json": {"ids": "t-1"}, "headers": KEY}),
         ("POST", "/suno/fetch", {"json": {"ids": ["t-1"]}}),
         ("POST", "/suno/fetch", {"json": {"ids": ["t-1"]}, "headers": {"Authorization": "sk-"}}),
         ("POST", "/suno/fetch", {"json": {"ids": ["t-1"]},
@@ -257,23 +293,16 @@ def test_everything_else_goes_to_the_flask_app_and_answers_the_same(
                                  "environ_overrides": {"CONTENT_LENGTH": "40"}}),
         ("POST", "/suno/fetch", {"data": b'{"ids":["t-1"]}', "headers": KEY,
                                  "environ_overrides": {"CONTENT_LENGTH": "x"}}),
+        ("POST", "/suno/fetch", {"data": b"", "headers": KEY}),  # no Content-Length
         ("POST", "/suno/fetch/", {"json": {"ids": ["t-1"]}, "headers": KEY}),
-        ("GET", "/suno/fetch/nope", {"headers": KEY}),
+        ("GET", "/suno/fetch", {"headers": KEY}),
         ("GET", "/suno/fetch/", {"headers": KEY}),
         ("GET", "/suno/fetch/t-1/x", {"headers": KEY}),
         ("GET", "/suno/fetch/t-\u00e9", {"headers": KEY}),
         ("HEAD", "/suno/fetch/t-1", {"headers": KEY}),
-        ("GET", "/suno/fetch/t-1", {"headers": OTHER}),
-        ("POST", "/suno/submit/video", {"json": {"prompt": "x"}, "headers": KEY}),
-        ("POST", "/suno/submit/lyrics", {"json": {"title": "no prompt"}, "headers": KEY}),
-        ("POST", "/suno/submit/music", {"data": b'{"prompt":"x"}',
-                                        "headers": {**KEY, "Content-Type": "text/plain"}}),
-        ("POST", "/suno/submit/music", {"json": {"prompt": 5}, "headers": KEY}),
-        ("POST", "/suno/submit/music", {"json": {"prompt": "x"},
-                                        "headers": {**KEY, "X-Mock-Scenario": "nope"}}),
-        ("POST", "/suno/submit/music", {"json": {"prompt": "x"},
-                                        "headers": {**KEY, "X-Mock-Scenario": "lyrics_success"}}),
-        ("POST", "/suno/submit/music", {"data": b"x" * 2000, "headers": KEY}),
+        ("POST", "/suno/submit/", {"json": {"prompt": "x"}, "headers": KEY}),
+        ("POST", "/suno/submit/music/x", {"json": {"prompt": "x"}, "headers": KEY}),
+        ("GET", "/suno/submit/music", {"headers": KEY}),
         ("GET", "/suno/nothing", {"headers": KEY}),
     ]
     for method, path, kwargs in cases:
@@ -323,19 +352,76 @@ def test_errors_after_the_work_began_answer_as_flask_would(
     panic = twins.same("GET", "/suno/fetch/t-1", headers=KEY, fast=True)
     assert panic.status_code == 500
     assert b"new_api_panic" in panic.data and b"a bug" not in panic.data
-    # The poll counted in both. The hot path wrote its journal entry with the poll, before the
-    # bug struck, so its journal also holds that 200 entry just before the 500 one.
-    hot, ref = ([_no_id(e) for e in app.extensions["suno_mock"].store.journal("")]
-                for app in twins.apps())
+    # The poll counted in both. Each wrote the request's journal entry with the poll, before
+    # the bug struck, so each journal holds that 200 entry just before the 500 one.
+    hot = [_no_id(e) for e in twins.hot.extensions["suno_mock"].store.journal("")]
     assert [(e["path"], e["status"]) for e in hot[-2:]] == [
         ("/suno/fetch/t-1", 200),
         ("/suno/fetch/t-1", 500),
     ]
-    assert hot[:-2] + hot[-1:] == ref
-    hot_tasks, ref_tasks = (app.extensions["suno_mock"].store.tasks("") for app in twins.apps())
-    assert hot_tasks == ref_tasks
+    twins.check_state()
 
 
-def test_the_hot_path_stands_aside_when_it_would_skip_something() -> None:
-    assert isinstance(create_app(Config()).wsgi_app, HotPath)
-    assert not isinstance(create_app(Config(access_log=True)).wsgi_app, HotPath)
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = json.loads(record.getMessage())
+        assert line.pop("request_id") and line.pop("ms") >= 0 and line.pop("time")
+        self.lines.append(line)
+
+
+def test_with_the_access_log_on_the_hot_path_serves_and_logs_the_same(ids: _Ids) -> None:
+    twins = Twins(ids, access_log=True)
+    lines = _Lines()
+    logging.getLogger("mock_server.access").addHandler(lines)
+    try:
+        _submit(twins, "t-1")
+        twins.same("POST", "/suno/fetch", json={"ids": ["t-1"]}, headers=KEY, fast=True)
+        twins.same("GET", "/suno/fetch/nope", headers=KEY, fast=True)
+        twins.same("GET", "/suno/fetch/t-1", headers={"Authorization": "sk-"}, fast=False)
+    finally:
+        logging.getLogger("mock_server.access").removeHandler(lines)
+    assert lines.lines[::2] == lines.lines[1::2]  # hot, then ref, for each request
+    assert [(x["path"], x["status"]) for x in lines.lines[::2]] == [
+        ("/suno/submit/music", 200), ("/suno/fetch", 200), ("/suno/fetch/nope", 400),
+        ("/suno/fetch/t-1", 401),
+    ]
+    assert lines.lines[0]["owner"].startswith("o_") and lines.lines[0]["bytes"] > 0
+    twins.check_state()
+
+
+def _plain_fetch(app: Flask) -> Any:
+    return app.test_client().post("/suno/fetch", json={"ids": []}, headers=KEY)
+
+
+@pytest.mark.parametrize("access_log", [False, True])
+def test_the_hot_path_stands_for_the_apps_own_hooks(access_log: bool) -> None:
+    app = create_app(Config(access_log=access_log))
+    hot = app.wsgi_app
+    assert isinstance(hot, HotPath) and hot.serving is None
+    for hook in app_hooks(app):  # by identity: a renamed hook is the same hook
+        hook.__name__ = hook.__qualname__ = "renamed"
+    assert _plain_fetch(app).status_code == 200
+    assert hot.serving is True
+    with pytest.raises(AssertionError, match="first request"):  # no hook can come in later
+        app.before_request(lambda: None)
+
+
+def test_the_hot_path_stands_aside_for_a_hook_it_does_not_know(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = create_app(Config())
+    seen: list[str] = []
+
+    @app.before_request
+    def count() -> None:
+        seen.append("x")
+
+    assert _plain_fetch(app).status_code == 200
+    assert _plain_fetch(app).status_code == 200
+    assert app.wsgi_app.serving is False  # type: ignore[attr-defined]
+    assert seen == ["x", "x"]  # every request ran it: Flask answered them
+    assert "count" in caplog.text

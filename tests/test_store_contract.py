@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import sqlite3
 import threading
@@ -372,7 +373,9 @@ def test_tasks_submitted_by_a_sqlite_worker_killed_before_writing_them_are_kept(
         assert proc.exitcode == -signal.SIGKILL
         assert store.get("", "o_alice", "t1") is not None  # the miss looks for left-behind marks
         assert [(r.task_id, r.seq) for r in store.tasks("")] == [("t0", 1), ("t1", 2), ("t2", 3)]
-        assert "wrote 3 submitted task(s) logged by a killed worker" in caplog.text
+        # One mark per batch: under load the three submits may span two batches.
+        found = re.findall(r"wrote (\d+) submitted task\(s\) logged by a killed", caplog.text)
+        assert sum(map(int, found)) == 3
         assert list((tmp_path / "store.db-behind").iterdir()) == []
         assert store.journal("") == []  # diagnostics of the killed worker are lost
     finally:

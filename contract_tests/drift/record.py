@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mock_server.contract.validation import validate
+from mock_server.core.actions import ACTIONS
 from mock_server.core.scenarios import scenario_from_dict
 from mock_server.errors import FixtureError
 
@@ -30,6 +31,7 @@ _STATUSES = frozenset(
     {"NOT_START", "SUBMITTED", "QUEUED", "IN_PROGRESS", "SUCCESS", "FAILURE", "UNKNOWN"}
 )
 _TERMINAL = frozenset({"SUCCESS", "FAILURE"})
+_ACTIONS = tuple(ACTIONS)  # a tuple: a live task's action may be any JSON value
 _PROGRESS = re.compile(r"[0-9]{1,3}%")
 _MAX_CLIPS = 8  # the scenario format's clip_count maximum
 _SCHEMA_ID = "https://suno-contract-kit.invalid/schemas/scenario.schema.json"
@@ -83,7 +85,7 @@ def _templated(value: Any, ids: dict[str, str]) -> Any:
 
 def _action(states: list[dict[str, Any]]) -> tuple[str, str]:
     """(MUSIC or LYRICS, a note when the observed action had to be inferred)."""
-    said = next((str(s["action"]) for s in states if s.get("action") in ("MUSIC", "LYRICS")), "")
+    said = next((str(s["action"]) for s in states if s.get("action") in _ACTIONS), "")
     data = next((s.get("data") for s in states if s.get("data") is not None), None)
     shape = "MUSIC" if isinstance(data, list) else "LYRICS" if isinstance(data, dict) else ""
     if shape and said and shape != said:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mock_server.core.actions import ACTIONS
 from mock_server.errors import ConfigError
 
 __all__ = ["Config"]
@@ -22,7 +23,7 @@ class Config:
     fixtures: tuple[str, ...] = ()
     faults: tuple[str, ...] = ()  # fault files or bundled fault profile names, applied at start
     default_scenarios: dict[str, str] = field(
-        default_factory=lambda: {"MUSIC": "music_success", "LYRICS": "lyrics_success"}
+        default_factory=lambda: {name: a.default_scenario for name, a in ACTIONS.items()}
     )
     store: str = "memory://"
     journal_size: int = 1000

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mock_server.contract.profiles import Profile
+from mock_server.core.actions import ACTIONS, channel_model
 from mock_server.core.lifecycle import TaskState
 from mock_server.core.record import TaskRecord
 from mock_server.core.scenarios import Scenario, Step
@@ -205,7 +206,7 @@ def render_task(
         data = _lyrics(record, step, inputs)
     else:
         data = None
-    model = "suno_" + record.action.lower()
+    model = channel_model(record.action)
     values: dict[str, Any] = {
         "id": record.seq,
         "created_at": submit,
@@ -215,7 +216,7 @@ def render_task(
         "user_id": user_number(record.owner),
         "group": "default",
         "channel_id": 1,
-        "quota": 50_000 if record.action == "MUSIC" else 5_000,
+        "quota": ACTIONS[record.action].quota,
         "notify_hook": "",
         "action": record.action,
         "status": state.status,

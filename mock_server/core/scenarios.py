@@ -10,6 +10,7 @@ from typing import Any
 
 from mock_server.contract.fixtures import load_json_file
 from mock_server.contract.resources import fixtures_dir
+from mock_server.core.actions import ACTIONS
 from mock_server.errors import FixtureError, ScenarioNotFound, UnknownStep
 
 __all__ = ["TERMINAL", "Scenario", "ScenarioBook", "Step", "scenario_from_dict"]
@@ -115,10 +116,10 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<inline>") -> S
         if i and steps[-1].terminal:
             raise fail(where, f"step after terminal step {steps[-1].name!r}: terminal states stick")
         data = s.get("data")
-        if data == "lyrics" and raw["action"] != "LYRICS":
-            raise fail(f"{where}.data", "lyrics data belongs to a LYRICS scenario")
-        if data == "clips" and raw["action"] != "MUSIC":
-            raise fail(f"{where}.data", "clip data belongs to a MUSIC scenario")
+        owners = [a.name for a in ACTIONS.values() if a.data == data]
+        if data is not None and raw["action"] not in owners:
+            noun = "clip" if data == "clips" else data
+            raise fail(f"{where}.data", f"{noun} data belongs to a {' or '.join(owners)} scenario")
         for key in ("clip", "clips", "lyrics", "fail_reason"):
             try:
                 unknown = set(_placeholders(s.get(key))) - PLACEHOLDERS

@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 from mock_server.contract.profiles import Profile, load_profile
 from mock_server.contract.validation import validate
+from mock_server.core.actions import ACTIONS
 from mock_server.core.clock import ClockState
 from mock_server.core.config import Config
+from mock_server.core.identity import owner_of
 from mock_server.core.ids import new_task_id
 from mock_server.core.lifecycle import TaskState
 from mock_server.core.record import TaskRecord
 from mock_server.core.render import render_task
 from mock_server.core.scenarios import Scenario, ScenarioBook, scenario_from_dict
-from mock_server.errors import FixtureError, InvalidInput, TaskNotFound
+from mock_server.errors import FixtureError, InvalidInput, SettingsChanged, TaskNotFound
 from mock_server.faults.rules import FaultBook, load_fault_profile
 from mock_server.service.rendered import (
     BoundedCache,
@@ -30,19 +32,6 @@ if TYPE_CHECKING:
     from mock_server.faults.tasks import TaskFaults
 
 __all__ = ["MockService"]
-
-SUBMIT_FIELDS = (
-    "gpt_description_prompt",
-    "prompt",
-    "mv",
-    "title",
-    "tags",
-    "continue_at",
-    "task_id",
-    "continue_clip_id",
-    "make_instrumental",
-)
-
 
 class MockService:
     """Tasks, clock and journal for one fake, with no knowledge of HTTP."""
@@ -62,10 +51,16 @@ class MockService:
         self.faults = FaultBook(
             self.store, [rule for name in config.faults for rule in load_fault_profile(name)]
         )
+        # The owners of the configured keys (none: every key is let in).
+        self.allowed_owners = frozenset(owner_of(key) for key in config.api_keys)
         # Hot-path caches (bench/): rendered tasks per state, parsed inline scenarios per task.
         self.rendered = RenderCache(self.profile)
         self.states = StateTable()
         self._inline: BoundedCache[tuple[str, int, float], Scenario] = BoundedCache(1024)
+        # Settled tasks this worker polled, with the settings token they were seen under.
+        self._settled: BoundedCache[tuple[str, str], tuple[str, TaskRecord]] = BoundedCache(
+            16384
+        )
 
     # clock -----------------------------------------------------------------
     def new_clock(self) -> ClockState:
@@ -131,7 +126,7 @@ class MockService:
     ) -> str:
         """A new task's id. ``journal`` and ``token``: as for ``Store.add``."""
         task_id = new_task_id(self.profile.id_format)
-        kept = {k: request[k] for k in SUBMIT_FIELDS if k in request}
+        kept = {k: request[k] for k in ACTIONS[action].kept if k in request}
         record = TaskRecord(
             task_id=task_id,
             owner=owner,
@@ -201,6 +196,51 @@ class MockService:
         if faults is not None:  # fault hook: ids dropped, order shuffled
             tasks = faults.arrange(asked, tasks)
         return tasks or None
+
+    def poll(
+        self,
+        ns: str,
+        owner: str,
+        wanted: list[str],
+        *,
+        journal: dict[str, Any] | None = None,
+        token: str | None = None,
+    ) -> list[TaskRecord]:
+        """``Store.poll`` with no fault hooks; tasks this worker holds settled need no store
+        round trip.
+
+        A settled task shows the same whatever its poll count (``settled``), so while the
+        settings ``token`` stands, its poll and journal entry may be written behind
+        (``Store.poll_later``). Only stores whose token costs no round trip offer that, and only
+        a caller that holds a token (the fast path) takes it.
+        """
+        store = self.store
+        held = store.token(ns) if token is not None else None
+        if held is not None:
+            if held != token:
+                raise SettingsChanged(ns)
+            known = self._known(ns, owner, wanted, held)
+            if known:
+                store.poll_later(ns, owner, wanted, journal=journal)
+                return known
+        records = store.poll(ns, owner, wanted, journal=journal, token=token)
+        if held is not None:
+            for record in records:
+                if self.settled(record):
+                    self._settled.put((ns, record.task_id), (held, record))
+        return records
+
+    def _known(
+        self, ns: str, owner: str, wanted: list[str], token: str
+    ) -> list[TaskRecord] | None:
+        """The owner's tasks, if this worker holds every one settled under ``token``."""
+        out = []
+        for task_id in wanted:
+            hit = self._settled.get((ns, task_id))
+            if hit is None or hit[0] != token or hit[1].owner != owner:
+                return None
+            out.append(hit[1])
+        return out
 
     @staticmethod
     def wanted(ids: Iterable[Any]) -> list[str]:

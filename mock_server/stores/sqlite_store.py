@@ -290,8 +290,9 @@ class SQLiteStore:
         return record_from(*row) if row else None
 
     def _after_settling(self, read: Callable[[], TaskRecord | None]) -> TaskRecord | None:
-        """Read again a task not found, if writes behind were pending (it may be among them)."""
-        return read() if self._settle() else None
+        """Read again a task not found, once writes behind are in (it may be among them)."""
+        self._settle()  # a batch lowered since the miss leaves no mark: read again anyway
+        return read()
 
     @_unavailable
     def poll(
@@ -305,7 +306,10 @@ class SQLiteStore:
     ) -> list[TaskRecord]:
         wanted = list(dict.fromkeys(task_ids))
         found = self._poll_once(ns, owner, wanted, journal, token)
-        if len(found) < len(wanted) and self._settle():  # submitted a moment ago, maybe
+        if len(found) < len(wanted):  # submitted a moment ago, maybe
+            # Again even if no mark was up: a batch lowered between the miss and the sweep
+            # leaves none, and its tasks are the ones missed.
+            self._settle()
             # One journal entry per request; the token held for the first call, and a settings
             # change since reaches these tasks as it would a request a moment earlier.
             missing = [t for t in wanted if t not in found]
@@ -403,14 +407,12 @@ class SQLiteStore:
                 )
             self._journal_insert_many(tx, batch.entries)
 
-    def _settle(self) -> bool:
-        """Wait until every process's writes behind made before now are in the file; whether
-        there were any."""
-        wrote = self._behind().flush()
-        done, found = sweep(self._marks, _SETTLE_TIMEOUT, self._recover)
+    def _settle(self) -> None:
+        """Wait until every process's writes behind made before now are in the file."""
+        self._behind().flush()
+        done, _found = sweep(self._marks, _SETTLE_TIMEOUT, self._recover)
         if not done:
             log.warning("deferred writes of another worker not in after %s s", _SETTLE_TIMEOUT)
-        return wrote or found
 
     # settings ----------------------------------------------------------------
     def _check(self, token: str | None) -> None:

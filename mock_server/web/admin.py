@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from mock_server.core.actions import ACTIONS
 from mock_server.core.config import Config
 from mock_server.core.identity import owner_of
 from mock_server.errors import InvalidInput, MockError
@@ -161,8 +162,8 @@ class AdminOps:
             inline: dict[str, Any] | None = raw
         elif raw is None or isinstance(raw, str):
             action = body.get("action", "MUSIC")
-            if raw is None and action not in ("MUSIC", "LYRICS"):
-                raise InvalidInput("'action' must be MUSIC or LYRICS")
+            if raw is None and not (isinstance(action, str) and action in ACTIONS):
+                raise InvalidInput(f"'action' must be {' or '.join(ACTIONS)}")
             scenario = (
                 service.scenarios.get(raw) if raw else service.resolve_scenario(action, None)
             )

@@ -1,12 +1,20 @@
-"""The hot routes without Flask's per-request machinery: the same bytes at a fraction of the cost.
+"""The fast path: the three /suno/ routes without Flask's per-request machinery.
 
 Polling clients call submit and fetch thousands of times a second. Flask's request context,
 hooks and response object cost more than the fake's own work (bench/RESULTS.md), so this WSGI
-layer answers the plain case of the three /suno/ routes itself: a known route, a usable key, a
-body that binds, no fault rule in force, no X-Mock-Fault header. Everything else (every error,
-every fault, admin, ops, unknown routes) goes to the Flask app untouched, and the Flask app stays
-the reference: tests/test_hot_path.py checks that both give the same status, headers, body,
-journal entry and task state.
+layer runs the routes of service/pipeline.py itself, for plain requests only: one of the three
+routes, no fault rule in force, no X-Mock-Fault header, a key TokenAuth lets in, and a body read
+whole by its Content-Length within the size limit. Everything else (bad keys, faults, odd
+bodies, admin, ops, unknown routes) goes to the Flask app untouched. The routes are the same
+functions either way; what this layer adds is that plain check, a per-worker copy of each
+namespace's settings (clock and fault rules: retried when the store refuses their token), and
+the access-log line. An error a route raises is answered by the Flask app's own error handlers
+and after-request hooks, as if Flask had run the route.
+
+It stands in for the Flask app's app-wide hooks only where it knows them (``stands_for``, by
+identity): at the first request it checks that every such hook is one of them, and otherwise
+hands every request to Flask (tests/test_hot_path.py fails then, so nobody loses the speed
+unknowingly). Flask refuses new hooks after an app's first request, so the check holds.
 """
 
 from __future__ import annotations
@@ -14,53 +22,44 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from io import BytesIO
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Flask, g
+from werkzeug.http import HTTP_STATUS_CODES
 
-from mock_server.core.actions import SUBMIT_FIELDS
 from mock_server.core.cache import BoundedCache
 from mock_server.core.config import Config
-from mock_server.core.identity import owner_of
-from mock_server.core.ids import new_request_id
-from mock_server.core.record import TaskRecord
-from mock_server.errors import BindError, MockError, SettingsChanged, StoreUnavailable
+from mock_server.errors import SettingsChanged
+from mock_server.service import pipeline
 from mock_server.service.mock_service import MockService
-from mock_server.service.rendered import success_body
+from mock_server.service.pipeline import Answer, Call, Route, begin, finish, owner_of_key
 from mock_server.stores.base import Settings
-from mock_server.wire.gobind import bind_object
-from mock_server.wire.request import (
-    FETCH_FIELDS,
-    FETCH_GO_TYPE,
-    SCENARIO_HEADER,
-    api_key_of,
-    environ_key,
-    namespace_of,
-)
+from mock_server.web.ops import write_access_line
 
-__all__ = ["HotPath", "install_hot_path"]
+__all__ = ["HotPath", "app_hooks", "install_hot_path"]
 
 log = logging.getLogger("mock_server")
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
+Hook = Callable[..., Any]
 _FETCH_PREFIX = "/suno/fetch/"
 _SUBMIT_PREFIX = "/suno/submit/"
-_SCENARIO_ENVIRON = environ_key(SCENARIO_HEADER)
-_HOT_ONLY = ("now", "settings")  # what ``seen`` holds that the Flask route does not put in g
 _ATTEMPTS = 3  # tries with fresh settings before the Flask path takes the request
-T = TypeVar("T")
-# The app-wide hooks whose work this layer does itself (or, for faults, checks is a no-op).
-_KNOWN_HOOKS = {"before": {"_start", "_faults_before"}, "after": {"_finish", "_faults_after"}}
 
 
-class _Answer:
-    """What a handled request sends (its journal entry reads the rest from ``seen``)."""
-
-    __slots__ = ("body", "headers")
-
-    def __init__(self, body: bytes, headers: list[tuple[str, str]]) -> None:
-        self.body, self.headers = body, headers
+def app_hooks(app: Flask) -> list[Hook]:
+    """The app-wide request hooks of ``app``: the ones Flask would run on a /suno/ request."""
+    return [
+        hook
+        for hooks in (
+            app.url_value_preprocessors,
+            app.before_request_funcs,
+            app.after_request_funcs,
+            app.teardown_request_funcs,
+        )
+        for hook in hooks.get(None, ())
+    ]
 
 
 def _body(environ: Environ, limit: int) -> bytes | None:
@@ -84,57 +83,112 @@ def _body(environ: Environ, limit: int) -> bytes | None:
     return body  # possibly short: the caller hands it back to werkzeug, which decides
 
 
-def _is_json(environ: Environ) -> bool:
-    """True only where werkzeug's ``request.mimetype`` surely ends in "json"."""
-    kind = str(environ.get("CONTENT_TYPE", "")).partition(";")[0].strip().lower()
-    return kind == "application/json"
+def _no_body() -> bytes:
+    return b""  # a GET route reads none
+
+
+def _reader(body: bytes) -> Callable[[], bytes]:
+    return lambda: body
+
+
+def _status_line(status: int) -> str:
+    if status == 200:
+        return "200 OK"
+    return f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown').upper()}"  # as werkzeug says it
 
 
 class HotPath:
     """WSGI middleware in front of the Flask app (``app.wsgi_app = HotPath(...)``)."""
 
-    def __init__(self, app: Flask, service: MockService, config: Config) -> None:
+    def __init__(
+        self, app: Flask, service: MockService, config: Config, stands_for: Iterable[Hook]
+    ) -> None:
         self.app = app
         self.flask_wsgi = app.wsgi_app  # the reference path, for everything not handled here
         self.service = service
-        self.profile = service.profile
         self.limit = config.max_body_bytes
-        self.allowed_owners = {owner_of(k) for k in config.api_keys}
+        self.access_log = config.access_log
         self.base_faults = service.faults.base
+        self.stands_for = frozenset(stands_for)
+        self.serving: bool | None = None  # decided at the first request (``_check_hooks``)
         # Per namespace; bounded, since a client names namespaces (X-Mock-Namespace).
         self._settings: BoundedCache[str, Settings] = BoundedCache(1024)
-        # Settled tasks seen by this worker, with the settings token they were seen under.
-        self._settled: BoundedCache[tuple[str, str], tuple[str, TaskRecord]] = BoundedCache(
-            16384
-        )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
         path = environ.get("PATH_INFO", "")
         if not (method in ("GET", "POST") and path.startswith("/suno/") and path.isascii()):
             return self.flask_wsgi(environ, start_response)
-        if "HTTP_X_MOCK_FAULT" in environ:
+        route, param = _match(method, path)
+        if route is None or "HTTP_X_MOCK_FAULT" in environ:
             return self.flask_wsgi(environ, start_response)
-        ns = namespace_of(environ)
-        request_id = new_request_id(self.profile.request_id_style)
-        seen: dict[str, Any] = {"request_id": request_id}  # what the Flask route puts in g
-        try:
-            settings = self._settings.get(ns)
-            if settings is None or self._faulty(settings):  # rules may have gone since: re-read
-                settings = self._read_settings(ns)
-                if self._faulty(settings):
-                    return self.flask_wsgi(environ, start_response)
-            seen["settings"] = settings
-            owner = seen["owner"] = self._owner(environ)
-            if owner is None:
+        if not (self.serving or (self.serving is None and self._check_hooks())):
+            return self.flask_wsgi(environ, start_response)
+        reader, raw = _no_body, None
+        if method == "POST":
+            raw = _body(environ, self.limit)
+            if raw is None:
                 return self.flask_wsgi(environ, start_response)
-            answer = self._route(environ, method, path, owner, ns, seen)
+            if len(raw) < int(environ["CONTENT_LENGTH"]):
+                return self._hand_over(environ, start_response, raw)  # werkzeug decides
+            reader = _reader(raw)
+        call = begin(self.service, environ, method, path, reader)
+        call.settings = self._plain_settings(call.ns)
+        call.owner = owner_of_key(self.service, call.key)
+        if call.settings is None or call.owner is None:  # a 401 or faults: the Flask app's
+            return self._hand_over(environ, start_response, raw)
+        if route is pipeline.fetch_one:
+            call.task_id = param
+        else:
+            call.action = param
+        try:
+            answer = self._run(route, call)
         except Exception as exc:  # the Flask app's error handlers own every error envelope
-            return self._fail(environ, start_response, exc, seen)
+            return self._fail(environ, start_response, exc, call)
         if answer is None:
-            return self.flask_wsgi(environ, start_response)
-        start_response("200 OK", [*answer.headers, ("X-Oneapi-Request-Id", request_id)])
-        return [answer.body]
+            return self._hand_over(environ, start_response, raw)
+        if call.journaled != answer.status:
+            finish(self.service, call, answer.status)
+        body = answer.body
+        headers = [
+            ("Content-Type", answer.content_type),
+            ("Content-Length", str(len(body))),
+            *answer.headers.items(),
+            ("X-Oneapi-Request-Id", call.request_id),
+        ]
+        if self.access_log:
+            write_access_line(call, answer.status, len(body), environ.get("REMOTE_ADDR"))
+        start_response(_status_line(answer.status), headers)
+        return [body]
+
+    def _run(self, route: Route, call: Call) -> Answer | None:
+        """``route(call)`` on settings as fresh as the store's.
+
+        The clock and fault rules are kept per process (reading them was two of a request's
+        four store round trips); the store refuses a stale token (SettingsChanged, nothing
+        done), and then they are read again. None: fault rules came into force, or the settings
+        keep changing: the Flask path answers.
+        """
+        for _ in range(_ATTEMPTS):
+            try:
+                return route(self.service, call)
+            except SettingsChanged:
+                settings = call.settings = self._read_settings(call.ns)
+                if self._faulty(settings):
+                    break
+        return None
+
+    def _plain_settings(self, ns: str) -> Settings | None:
+        """The namespace's settings, if no fault rule is in force and the store answers."""
+        settings = self._settings.get(ns)
+        if settings is None or self._faulty(settings):  # rules may have gone since: re-read
+            try:
+                settings = self._read_settings(ns)
+            except Exception:  # the Flask path meets it again, and answers it
+                return None
+            if self._faulty(settings):
+                return None
+        return settings
 
     def _read_settings(self, ns: str) -> Settings:
         return self._settings.put(ns, self.service.store.settings(ns))
@@ -143,218 +197,59 @@ class HotPath:
         """Whether fault rules are in force (the Flask path applies them)."""
         return bool(self.base_faults if settings.faults is None else settings.faults)
 
-    def _with_settings(
-        self,
-        ns: str,
-        request: tuple[str, str],
-        seen: dict[str, Any],
-        work: Callable[[dict[str, Any], str], T],
-    ) -> T | None:
-        """``work(journal entry, settings token)`` on settings as fresh as the store's.
+    def _check_hooks(self) -> bool:
+        """Whether every app-wide hook is one this layer stands for; decided once.
 
-        The clock and fault rules are kept per process (reading them was two of a request's
-        four store round trips); the store refuses a stale token, and then they are read again.
-        None: fault rules came into force, or the settings keep changing: the Flask path answers.
+        After this the app counts as having handled a request, so Flask refuses new hooks.
         """
-        for _ in range(_ATTEMPTS):
-            settings: Settings = seen["settings"]
-            now = seen["now"] = settings.clock.now()
-            entry = {
-                "time": now,
-                "method": request[0],
-                "path": request[1],
-                "status": 200,
-                "owner": seen["owner"],
-                "request_id": seen["request_id"],
-                "body": seen.get("journal_body"),
-                "faults": None,
-            }
-            try:
-                return work(entry, settings.token)
-            except SettingsChanged:
-                settings = seen["settings"] = self._read_settings(ns)
-                if self._faulty(settings):
-                    break
-        return None
+        unknown = [hook for hook in app_hooks(self.app) if hook not in self.stands_for]
+        if unknown:
+            names = ", ".join(getattr(hook, "__qualname__", repr(hook)) for hook in unknown)
+            log.warning("fast path off: it does not stand for the app hook(s) %s", names)
+        self.app._got_first_request = True  # as Flask's own first request would
+        self.serving = not unknown
+        return self.serving
 
-    def _poll(
-        self, ns: str, owner: str, wanted: list[str], entry: dict[str, Any], settings_token: str
-    ) -> list[TaskRecord]:
-        """Poll ``wanted``; tasks this worker holds settled need no store round trip.
-
-        A settled task shows the same whatever its poll count (``MockService.settled``), so
-        while the settings token stands, its poll and journal entry may be written behind
-        (``Store.poll_later``). Only stores whose token costs no round trip offer that.
-        """
-        store = self.service.store
-        token = store.token(ns)
-        if token is not None:
-            if token != settings_token:
-                raise SettingsChanged(ns)
-            known = self._known(ns, owner, wanted, token)
-            if known:
-                store.poll_later(ns, owner, wanted, journal=entry)
-                return known
-        records = store.poll(ns, owner, wanted, journal=entry, token=settings_token)
-        if token is not None:
-            settled = self.service.settled
-            for record in records:
-                if settled(record):
-                    self._settled.put((ns, record.task_id), (token, record))
-        return records
-
-    def _known(
-        self, ns: str, owner: str, wanted: list[str], token: str
-    ) -> list[TaskRecord] | None:
-        """The owner's tasks, if this worker holds every one settled under ``token``."""
-        out = []
-        for task_id in wanted:
-            hit = self._settled.get((ns, task_id))
-            if hit is None or hit[0] != token or hit[1].owner != owner:
-                return None
-            out.append(hit[1])
-        return out
-
-    def _owner(self, environ: Environ) -> str | None:
-        key = api_key_of(environ, self.profile.lowercase_bearer)
-        if not key.removeprefix("sk-"):
-            return None
-        owner = owner_of(key)
-        return None if self.allowed_owners and owner not in self.allowed_owners else owner
-
-    def _route(
-        self, environ: Environ, method: str, path: str, owner: str, ns: str, seen: dict[str, Any]
-    ) -> _Answer | None:
-        if method == "GET":
-            task_id = path[len(_FETCH_PREFIX) :] if path.startswith(_FETCH_PREFIX) else ""
-            if not task_id or "/" in task_id:
-                return None
-
-            def poll_one(entry: dict[str, Any], token: str) -> list[TaskRecord]:
-                return self._poll(ns, owner, [task_id], entry, token)
-
-            records = self._with_settings(ns, (method, path), seen, poll_one)
-            # No such task: nothing was polled or written, and the Flask route answers
-            # task_not_exist (and journals it).
-            if not records:
-                return None
-            return self._json(success_body(self.service.render(records[0], ns, None, seen["now"])))
-        if path == "/suno/fetch":
-            return self._fetch(environ, owner, ns, seen)
-        if path.startswith(_SUBMIT_PREFIX):
-            return self._submit(environ, path[len(_SUBMIT_PREFIX) :], owner, ns, seen)
-        return None
-
-    def _read(self, environ: Environ, seen: dict[str, Any]) -> bytes | None:
-        body = _body(environ, self.limit)
-        if body is not None and len(body) < int(environ["CONTENT_LENGTH"]):
-            environ["wsgi.input"] = BytesIO(body)  # short: werkzeug sees what was there
-            return None
+    def _hand_over(
+        self, environ: Environ, start_response: StartResponse, body: bytes | None
+    ) -> Iterable[bytes]:
+        """The Flask app answers; it reads again what was read of the body."""
         if body is not None:
-            seen["journal_body"] = _journal_text(body)
-        return body
-
-    def _fetch(
-        self, environ: Environ, owner: str, ns: str, seen: dict[str, Any]
-    ) -> _Answer | None:
-        body = self._read(environ, seen)
-        if body is None:
-            return None
-        try:
-            fields = bind_object(body, FETCH_FIELDS, FETCH_GO_TYPE)
-        except BindError:
             environ["wsgi.input"] = BytesIO(body)
-            return None
-        ids = fields.get("ids") or []
-        wanted = self.service.wanted(ids)
-        store = self.service.store
-
-        def poll(entry: dict[str, Any], token: str) -> list[TaskRecord]:
-            records = self._poll(ns, owner, wanted, entry, token)
-            if not records:  # nothing polled, so nothing journaled yet
-                try:
-                    store.journal_append(ns, entry)
-                except StoreUnavailable:
-                    # The journal is diagnostics: an outage must not turn the answer into a 500.
-                    log.warning("journal entry lost: store unavailable")
-            return records
-
-        records = self._with_settings(ns, ("POST", "/suno/fetch"), seen, poll)
-        if records is None:
-            environ["wsgi.input"] = BytesIO(body)
-            return None
-        now = seen["now"]
-        return self._json(self.service.batch_body(records, ns, now) if ids else success_body([]))
-
-    def _submit(
-        self, environ: Environ, action: str, owner: str, ns: str, seen: dict[str, Any]
-    ) -> _Answer | None:
-        action = action.upper()
-        if action not in ("MUSIC", "LYRICS") or "/" in action or not _is_json(environ):
-            return None
-        body = self._read(environ, seen)
-        if body is None:
-            return None
-        try:
-            fields = bind_object(body, SUBMIT_FIELDS, "dto.SunoSubmitReq", "SunoSubmitReq")
-            if action == "LYRICS" and not fields.get("prompt"):
-                raise BindError("prompt_empty")
-            scenario = self.service.resolve_scenario(
-                action, str(environ.get(_SCENARIO_ENVIRON, "")) or None
-            )
-        except MockError:  # unbound body, unknown scenario: the Flask path words the error
-            environ["wsgi.input"] = BytesIO(body)
-            return None
-
-        def add(entry: dict[str, Any], token: str) -> str:
-            return self.service.submit(
-                owner, action, fields, scenario, ns=ns, now=entry["time"], journal=entry,
-                token=token,
-            )
-
-        task_id = self._with_settings(ns, ("POST", environ["PATH_INFO"]), seen, add)
-        if task_id is None:
-            environ["wsgi.input"] = BytesIO(body)
-            return None
-        headers = [("Content-Type", self.profile.submit_content_type)]
-        answer = success_body(task_id)
-        headers.append(("Content-Length", str(len(answer))))
-        headers.extend(self.profile.submit_headers.items())
-        return _Answer(answer, headers)
-
-    @staticmethod
-    def _json(body: bytes) -> _Answer:
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        return _Answer(body, headers)
+        return self.flask_wsgi(environ, start_response)
 
     def _fail(
-        self, environ: Environ, start_response: StartResponse, exc: Exception, seen: dict[str, Any]
+        self, environ: Environ, start_response: StartResponse, exc: Exception, call: Call
     ) -> Iterable[bytes]:
         """Answer an exception as the Flask app would have, without running the route again:
-        its error handler, then its after-request hooks (the journal) with what the route had
-        put in ``g`` by then."""
+        its error handler, then its after-request hooks (the journal, the access log), on the
+        call as the route left it."""
         with self.app.request_context(environ):
-            vars(g).update((k, v) for k, v in seen.items() if k not in _HOT_ONLY)
+            g.call, g.request_id = call, call.request_id  # what the app's ``_start`` sets
             response = self.app.finalize_request(self.app.handle_user_exception(exc))
             return response(environ, start_response)
 
 
-def _journal_text(body: bytes) -> str:
-    return body[:4096].decode("utf-8", errors="replace")
+def _match(method: str, path: str) -> tuple[Route | None, str]:
+    """The route (and its path parameter) Flask would dispatch ``method path`` to, if plain."""
+    if method == "GET":
+        task_id = path[len(_FETCH_PREFIX) :] if path.startswith(_FETCH_PREFIX) else ""
+        if task_id and "/" not in task_id:
+            return pipeline.fetch_one, task_id
+    elif path == "/suno/fetch":
+        return pipeline.fetch, ""
+    elif path.startswith(_SUBMIT_PREFIX):
+        action = path[len(_SUBMIT_PREFIX) :]
+        if action and "/" not in action:
+            return pipeline.submit, action
+    return None, ""
 
 
-def install_hot_path(app: Flask, service: MockService, config: Config) -> bool:
-    """Put the hot path in front of ``app``, unless a hook it does not know would be skipped.
-
-    With the access log on, or any app-wide hook besides the known ones, every request takes
-    the Flask path (tests/test_hot_path.py fails then, so nobody loses the speed unknowingly).
-    """
-    hooks = {
-        "before": {f.__name__ for f in app.before_request_funcs.get(None, ())},
-        "after": {f.__name__ for f in app.after_request_funcs.get(None, ())},
-    }
-    extra = app.teardown_request_funcs.get(None) or app.url_value_preprocessors.get(None)
-    if config.access_log or extra or any(hooks[k] - _KNOWN_HOOKS[k] for k in hooks):
-        return False
-    app.wsgi_app = HotPath(app, service, config)  # type: ignore[method-assign]
-    return True
+def install_hot_path(
+    app: Flask, service: MockService, config: Config, stands_for: Iterable[Hook]
+) -> HotPath:
+    """Put the fast path in front of ``app``. ``stands_for``: the app-wide hooks whose work it
+    does itself, or that do nothing on the requests it takes (see the module's docstring)."""
+    hot = HotPath(app, service, config, stands_for)
+    app.wsgi_app = hot  # type: ignore[method-assign]
+    return hot

@@ -7,17 +7,17 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Flask, Response, g, request
 
-from mock_server.core.config import Config
 from mock_server.errors import StoreUnavailable
 from mock_server.service.mock_service import MockService
+from mock_server.service.pipeline import Call
 from mock_server.wire.envelopes import JSON_UTF8, WireError, gateway_error, task_error
-from mock_server.wire.request import namespace_of
 
-__all__ = ["DB_ERROR_MESSAGE", "ops_blueprint"]
+__all__ = ["DB_ERROR_MESSAGE", "install_access_log", "ops_blueprint", "write_access_line"]
 
 log = logging.getLogger("mock_server")
 access_log = logging.getLogger("mock_server.access")
@@ -55,7 +55,43 @@ def _enable_access_log() -> None:
         access_log.propagate = False
 
 
-def ops_blueprint(service: MockService, config: Config) -> Blueprint:
+def write_access_line(call: Call, status: int, size: int | None, remote: str | None) -> None:
+    """The access log's line for ``call``: one JSON object; the owner is a digest, the API key
+    is never logged. The fast path (web/hot.py) writes its requests' lines through this too."""
+    access_log.info(
+        json.dumps(
+            {
+                "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "method": call.method,
+                "path": call.path,
+                "status": status,
+                "ms": round((time.perf_counter() - call.started) * 1000, 3),
+                "bytes": size,
+                "namespace": call.ns,
+                "owner": call.owner,
+                "request_id": call.request_id,
+                "remote": remote,
+            },
+            separators=(",", ":"),
+        )
+    )
+
+
+def install_access_log(app: Flask) -> Callable[[Response], Response]:
+    """Log every request as a JSON line on stderr (``--access-log``); the hook it added."""
+    _enable_access_log()
+
+    @app.after_request
+    def _access_line(response: Response) -> Response:
+        write_access_line(
+            g.call, response.status_code, response.calculate_content_length(), request.remote_addr
+        )
+        return response
+
+    return _access_line
+
+
+def ops_blueprint(service: MockService) -> Blueprint:
     bp = Blueprint("suno_mock_ops", __name__)
     backend = _BACKENDS.get(type(service.store).__name__, type(service.store).__name__)
     gateway_error_code = service.profile.gateway_error_code
@@ -78,34 +114,5 @@ def ops_blueprint(service: MockService, config: Config) -> Blueprint:
         log.warning("store unavailable on %s %s: %s", request.method, request.path, error)
         wire = _outage(error, gateway_error_code)
         return Response(wire.body, status=wire.status, content_type=wire.content_type)
-
-    if config.access_log:
-        _enable_access_log()
-
-        @bp.before_app_request
-        def _access_start() -> None:
-            g.access_t0 = time.perf_counter()
-
-        @bp.after_app_request
-        def _access_line(response: Response) -> Response:
-            # One JSON object per line; the owner is a digest, the API key is never logged.
-            access_log.info(
-                json.dumps(
-                    {
-                        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                        "method": request.method,
-                        "path": request.path,
-                        "status": response.status_code,
-                        "ms": round((time.perf_counter() - g.get("access_t0", 0.0)) * 1000, 3),
-                        "bytes": response.calculate_content_length(),
-                        "namespace": namespace_of(request.environ),
-                        "owner": g.get("owner"),
-                        "request_id": g.get("request_id"),
-                        "remote": request.remote_addr,
-                    },
-                    separators=(",", ":"),
-                )
-            )
-            return response
 
     return bp

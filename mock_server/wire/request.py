@@ -13,6 +13,7 @@ __all__ = [
     "SCENARIO_HEADER",
     "api_key_of",
     "environ_key",
+    "mimetype_of",
     "namespace_of",
 ]
 
@@ -36,6 +37,12 @@ _NAMESPACE_ENVIRON = environ_key(NAMESPACE_HEADER)
 def namespace_of(environ: Mapping[str, Any]) -> str:
     """The caller's namespace (X-Mock-Namespace), read straight from the WSGI environ."""
     return str(environ.get(_NAMESPACE_ENVIRON, ""))[:_NAMESPACE_LIMIT]
+
+
+def mimetype_of(content_type: str) -> str:
+    """The media type of a Content-Type value, lower case and without parameters, exactly as
+    werkzeug's ``Request.mimetype`` reads it ("" when there is none)."""
+    return content_type.partition(";")[0].strip(" \t").lower()
 
 
 def api_key_of(environ: Mapping[str, Any], lowercase_bearer: bool) -> str:

@@ -1,0 +1,284 @@
+"""The three /suno/ routes, written once: from a parsed call to an answer, free of any web stack.
+
+The Flask app (web/app.py) and the fast WSGI path (web/hot.py) both run a request the same way:
+``begin`` reads a ``Call`` from the WSGI environ, one of ``ROUTES`` turns it into an ``Answer``
+(or raises: every error answer is an exception the web layer words, as the gateway would), and
+``finish`` journals it. The journal entry is made in one place (``journal_entry``); a plain
+route hands it to its one store call (poll or add), so a request costs one store round trip.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from mock_server.core.actions import ACTIONS, channel_model
+from mock_server.core.identity import owner_of
+from mock_server.core.ids import new_request_id
+from mock_server.errors import BindError, StoreUnavailable
+from mock_server.service.mock_service import MockService
+from mock_server.service.rendered import success_body
+from mock_server.stores.base import Settings
+from mock_server.wire.envelopes import JSON, TEXT_UTF8, gateway_error, task_error
+from mock_server.wire.gobind import bind_object
+from mock_server.wire.request import (
+    FETCH_FIELDS,
+    FETCH_GO_TYPE,
+    SCENARIO_HEADER,
+    api_key_of,
+    environ_key,
+    mimetype_of,
+    namespace_of,
+)
+
+if TYPE_CHECKING:
+    from mock_server.faults.tasks import TaskFaults
+
+__all__ = [
+    "JOURNAL_BODY_LIMIT",
+    "Answer",
+    "Call",
+    "Route",
+    "authenticate",
+    "begin",
+    "fetch",
+    "fetch_one",
+    "finish",
+    "journal_entry",
+    "owner_of_key",
+    "submit",
+]
+
+log = logging.getLogger("mock_server")
+
+JOURNAL_BODY_LIMIT = 4096  # bytes of a request body the journal keeps
+_SCENARIO_ENVIRON = environ_key(SCENARIO_HEADER)
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(eq=False, slots=True)
+class Call:
+    """One request as the routes see it: what the gateway reads of it, and what it led to."""
+
+    method: str
+    path: str
+    ns: str  # X-Mock-Namespace
+    request_id: str
+    key: str  # the API key, as TokenAuth reads it ("" when there is none)
+    language: str  # Accept-Language: the 401 texts
+    content_type: str
+    scenario: str | None  # X-Mock-Scenario
+    reader: Callable[[], bytes]  # reads the body (``read`` calls it once, when a route asks)
+    started: float  # time.perf_counter() at ``begin`` (the access log's duration)
+    # The route's path parameter.
+    action: str = ""
+    task_id: str = ""
+    # How to run it. ``settings``: the caller's copy of the namespace's clock and token (the
+    # store refuses a stale token: SettingsChanged); None: read the clock from the store.
+    settings: Settings | None = None
+    faults: TaskFaults | None = None  # fault hooks on the tasks it touches
+    faulted: bool = False  # fault rules act on it: its journal entry waits for the answer
+    # What the route found: the journal entry's facts.
+    owner: str | None = None
+    body: bytes | None = None  # once read
+    journaled: int | None = None  # the status its store call journaled it with, if it did
+
+    def read(self) -> bytes:
+        if self.body is None:
+            self.body = self.reader()
+        return self.body
+
+
+@dataclass(eq=False, slots=True)
+class Answer:
+    """A route's success: status, body and headers beyond Content-Type and Content-Length."""
+
+    body: bytes
+    content_type: str
+    headers: Mapping[str, str]
+    status: int
+
+
+Route = Callable[[MockService, Call], Answer]  # submit, fetch, fetch_one
+
+
+def _json(body: bytes) -> Answer:
+    return Answer(body, JSON, _NO_HEADERS, 200)
+
+
+def begin(
+    service: MockService,
+    environ: Mapping[str, Any],
+    method: str,
+    path: str,
+    reader: Callable[[], bytes],
+) -> Call:
+    """The call ``environ`` makes (``method`` and ``path`` as the web layer decoded them)."""
+    profile = service.profile
+    return Call(  # by position: this runs on every request (bench/)
+        method,
+        path,
+        namespace_of(environ),
+        new_request_id(profile.request_id_style),
+        api_key_of(environ, profile.lowercase_bearer),
+        str(environ.get("HTTP_ACCEPT_LANGUAGE", "")),
+        str(environ.get("CONTENT_TYPE", "")),
+        str(environ.get(_SCENARIO_ENVIRON, "")) or None,
+        reader,
+        time.perf_counter(),
+    )
+
+
+def journal_entry(
+    call: Call, status: int, now: float, faults: list[str] | None = None
+) -> dict[str, Any]:
+    """The journal's record of ``call`` (``faults``: the ids of the fault rules that hit it)."""
+    body = call.body
+    return {
+        "time": now,
+        "method": call.method,
+        "path": call.path,
+        "status": status,  # 0: the connection was dropped
+        "owner": call.owner,
+        "request_id": call.request_id,
+        "body": None
+        if body is None
+        else body[:JOURNAL_BODY_LIMIT].decode("utf-8", errors="replace"),
+        "faults": faults,
+    }
+
+
+def finish(
+    service: MockService, call: Call, status: int, faults: list[str] | None = None
+) -> None:
+    """Journal ``call``, answered with ``status``, unless its store call already did."""
+    if call.journaled == status:
+        return
+    try:
+        entry = journal_entry(call, status, service.now(call.ns), faults)
+        service.store.journal_append(call.ns, entry)
+    except StoreUnavailable:
+        # The journal is diagnostics: a store outage must not turn the answer into a panic.
+        log.warning("journal entry lost: store unavailable")
+
+
+def owner_of_key(service: MockService, key: str) -> str | None:
+    """The owner of ``key`` if TokenAuth lets it in, else None."""
+    if not key.removeprefix("sk-"):
+        return None
+    owner = owner_of(key)
+    allowed = service.allowed_owners
+    return None if allowed and owner not in allowed else owner
+
+
+def authenticate(service: MockService, call: Call) -> str:
+    """The caller's owner id (kept in ``call``, where the fast path may have put it already),
+    or a 401 in the gateway envelope."""
+    owner = call.owner or owner_of_key(service, call.key)
+    if owner is None:
+        profile = service.profile
+        reason = "invalid" if call.key.removeprefix("sk-") else "missing"
+        raise gateway_error(
+            401,
+            profile.auth_message(reason, call.language),
+            call.request_id,
+            with_code=profile.gateway_error_code,
+        )
+    call.owner = owner
+    return owner
+
+
+def _work(service: MockService, call: Call) -> tuple[float, dict[str, Any] | None, str | None]:
+    """What a route's one store call needs: the time, the journal entry it writes with the
+    work (as a success; None while fault rules act: it waits for the answer) and the settings
+    token (None: the store does not check)."""
+    settings = call.settings
+    if settings is None:
+        now, token = service.now(call.ns), None
+    else:
+        now, token = settings.clock.now(), settings.token
+    return now, None if call.faulted else journal_entry(call, 200, now), token
+
+
+def submit(service: MockService, call: Call) -> Answer:
+    """POST /suno/submit/{action}: the new task's id."""
+    profile = service.profile
+    owner = authenticate(service, call)
+    name = call.action.upper()
+    action = ACTIONS.get(name)
+    if action is None:
+        # Distribute finds no channel for suno_<action> before the body is read.
+        raise gateway_error(
+            503,
+            profile.no_channel_message.format(model=channel_model(name)),
+            call.request_id,
+            code="model_not_found",
+            with_code=profile.gateway_error_code,
+        )
+    body = call.read()
+    if not mimetype_of(call.content_type).endswith("json"):
+        # The live gateway leaves the request unparsed and panics (500 new_api_panic).
+        raise task_error(
+            400,
+            "invalid_request",
+            "Content-Type must be application/json "
+            "(the live gateway answers 500 new_api_panic here)",
+        )
+    try:
+        fields = bind_object(body, action.bind, *action.go_type)
+    except BindError as exc:
+        raise task_error(400, "invalid_request", str(exc)) from None
+    problem = action.missing(fields)
+    if problem is not None:
+        raise task_error(400, "invalid_request", problem)
+    scenario = service.resolve_scenario(action.name, call.scenario)
+    now, entry, token = _work(service, call)
+    task_id = service.submit(
+        owner, action.name, fields, scenario, ns=call.ns, now=now, journal=entry, token=token
+    )
+    call.journaled = None if entry is None else 200
+    return Answer(
+        success_body(task_id), profile.submit_content_type, profile.submit_headers, 200
+    )
+
+
+def fetch(service: MockService, call: Call) -> Answer:
+    """POST /suno/fetch: the caller's tasks among ``ids``, each counted as a poll."""
+    owner = authenticate(service, call)
+    try:
+        fields = bind_object(call.read(), FETCH_FIELDS, FETCH_GO_TYPE)
+    except BindError as exc:
+        # gin writes the status before any Content-Type, so net/http sniffs text/plain.
+        raise task_error(400, "invalid_request", str(exc), TEXT_UTF8) from None
+    ids = fields.get("ids") or []
+    if not ids:
+        return _json(success_body([]))
+    if call.faults is not None:
+        return _json(success_body(service.fetch(owner, ids, call.ns, faults=call.faults)))
+    now, entry, token = _work(service, call)
+    records = service.poll(call.ns, owner, service.wanted(ids), journal=entry, token=token)
+    if records and entry is not None:  # nothing polled, nothing journaled: ``finish`` does
+        call.journaled = 200
+    return _json(service.batch_body(records, call.ns, now))
+
+
+def fetch_one(service: MockService, call: Call) -> Answer:
+    """GET /suno/fetch/{task_id}: the caller's task, counted as a poll."""
+    owner = authenticate(service, call)
+    if call.faults is not None:
+        task = service.fetch_one(owner, call.task_id, call.ns, faults=call.faults)
+        if task is None:
+            raise task_error(400, "task_not_exist", "task_not_exist")
+        return _json(success_body(task))
+    now, entry, token = _work(service, call)
+    records = service.poll(call.ns, owner, [call.task_id], journal=entry, token=token)
+    if not records:
+        raise task_error(400, "task_not_exist", "task_not_exist")
+    if entry is not None:
+        call.journaled = 200
+    return _json(success_body(service.render(records[0], call.ns, None, now)))
+
