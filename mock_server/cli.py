@@ -14,6 +14,7 @@ from mock_server.contract.profiles import profile_names
 from mock_server.core.config import Config
 from mock_server.errors import FixtureError
 from mock_server.service.fixture_files import validate_file
+from mock_server.version import version
 
 __all__ = ["main"]
 
@@ -24,6 +25,7 @@ def _env(name: str, default: Any = None) -> Any:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="suno-mock", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the fake over HTTP")
