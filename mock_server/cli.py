@@ -66,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
         "(flaky-network, rate-limited, slow-queue); repeatable",
     )
     serve.add_argument(
+        "--seed",
+        default=_env("SEED"),
+        metavar="FILE",
+        help="tasks the fake holds from the start: a JSON or YAML seed file "
+        "(schemas/seed.schema.json); a bad file stops the server before it listens",
+    )
+    serve.add_argument(
         "--threads",
         type=int,
         default=int(_env("THREADS", "4")),
@@ -147,6 +154,7 @@ def _serve(args: argparse.Namespace) -> int:
             faults=tuple(args.faults),
             store=store,
             access_log=args.access_log,
+            seed=args.seed,
         )
         workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
         return serve(

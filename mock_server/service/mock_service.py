@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mock_server.contract.profiles import Profile, load_profile
@@ -23,6 +24,7 @@ from mock_server.service.rendered import (
     batch_body,
     success_body,
 )
+from mock_server.service.seeding import apply_seed
 from mock_server.stores.base import Store
 from mock_server.stores.urls import open_store
 
@@ -66,6 +68,8 @@ class MockService:
         self.rendered = RenderCache(self.profile)
         self.states = StateTable()
         self._inline: BoundedCache[tuple[str, int, float], Scenario] = BoundedCache(1024)
+        if config.seed:  # checked whole before the first task is added: a bad file adds none
+            apply_seed(self, Path(config.seed))
 
     # clock -----------------------------------------------------------------
     def new_clock(self) -> ClockState:
@@ -128,9 +132,13 @@ class MockService:
         now: float | None = None,
         journal: dict[str, Any] | None = None,
         token: str | None = None,
+        task_id: str | None = None,
     ) -> str:
-        """A new task's id. ``journal`` and ``token``: as for ``Store.add``."""
-        task_id = new_task_id(self.profile.id_format)
+        """A new task's id (``task_id``, already checked, or a new one in the profile's format).
+
+        ``journal`` and ``token``: as for ``Store.add``.
+        """
+        task_id = task_id or new_task_id(self.profile.id_format)
         kept = {k: request[k] for k in SUBMIT_FIELDS if k in request}
         record = TaskRecord(
             task_id=task_id,
