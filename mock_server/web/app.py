@@ -230,6 +230,8 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     app.register_blueprint(ops_blueprint(service, config))
     from mock_server.web.ui import ui_blueprint  # the dashboard at /__mock/ui
     app.register_blueprint(ui_blueprint(service, config))
+    from mock_server.web.openapi import openapi_blueprint
+    app.register_blueprint(openapi_blueprint(service, create_app))  # GET /openapi.json
     # Last, once every hook is known: plain submits and fetches skip Flask (same bytes).
     from mock_server.web.hot import install_hot_path
 
