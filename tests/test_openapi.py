@@ -77,8 +77,16 @@ def test_every_schema_is_the_one_in_schemas(profile, documents):
         expected = resolved_schema(kind, profile)
         expected.pop("$schema")
         found = expand(doc["components"]["schemas"][name], doc)
-        if kind == "admin-task":  # the one addition: the profile's task id format
+        if kind == "admin-task":  # an addition: the profile's task id format
             assert found["properties"]["task_id"].pop("pattern")
+        if kind in ("submit-request", "fetch-request", "admin-task"):
+            # and another: Go binds null to any field of a request body the gateway decodes
+            request = found["properties"].get("request", {"anyOf": [{}]})["anyOf"][0]
+            for body in (found, request):
+                for name in body.pop("x-go-null", {}).get("fields", ()):
+                    kinds = body["properties"][name]["type"]
+                    assert kinds[-1] == "null"
+                    body["properties"][name]["type"] = kinds[0] if len(kinds) == 2 else kinds[:-1]
         assert found == expected, name
 
 

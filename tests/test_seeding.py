@@ -107,9 +107,12 @@ def test_every_admin_post_route_names_unknown_fields(client):
         ({"api_key": "a", "request": {"make_instrumental": "yes"}}, "$.make_instrumental"),
         ({"api_key": "a", "action": "VIDEO"}, "MUSIC or LYRICS"),
         ({"api_key": "a", "action": "LYRICS", "scenario": "music_success"}, "not LYRICS"),
+        # A submit before 1970: the task's times would be negative (its schema says >= 0).
+        ({"api_key": "a", "elapsed": 1_800_000_000}, "'elapsed' 1.8e+09 reaches back before"),
     ],
 )
 def test_task_bodies_the_fake_could_not_render_are_400s(client, body, text):
+    # (Each was a 201 before, and the later fetch broke or showed a wrong task.)
     r = client.post("/__mock/tasks", json=body)
     assert r.status_code == 400, r.data
     assert text in r.get_json()["message"]
@@ -181,6 +184,7 @@ def test_reset_brings_the_seed_tasks_back_as_at_start(tmp_path):
         (json.dumps([SEED[0], {**SEED[1], "scenario": "nope"}]), "$[1]: unknown scenario 'nope'"),
         (json.dumps([{**SEED[0], "step": "nope"}]), "$[0]: scenario 'music_success' has no step"),
         (json.dumps([SEED[0], SEED[0]]), f"$[1].task_id: '{UUID}' is also $[0].task_id"),
+        (json.dumps([{**SEED[0], "elapsed": 1e10}]), "$[0]: 'elapsed' 1e+10 reaches back before"),
         ("[{", "not JSON"),
         ('{"tasks": 5}', "$.tasks: 5 is not of type 'array'"),
     ],

@@ -125,6 +125,22 @@ class Exchange:
     request_content_type: str = JSON
 
 
+# Request bodies the gateway decodes with Go's encoding/json (gin binding).
+_GO_BOUND = ("SubmitRequest", "FetchRequest")
+_NULL_NOTE = "null binds to every field: Go leaves a field alone when its value is null"
+
+
+def _null_binds(schema: dict[str, Any]) -> None:
+    """Say what the gateway accepts: a null for any field (the schema file says what to send)."""
+    widened = []
+    for name, field in schema["properties"].items():
+        kinds = field.get("type")
+        if kinds is not None and "null" not in kinds:
+            field["type"] = [*([kinds] if isinstance(kinds, str) else kinds), "null"]
+            widened.append(name)
+    schema["x-go-null"] = {"note": _NULL_NOTE, "fields": widened}
+
+
 def _canon(node: Any) -> str:
     return json.dumps(node, sort_keys=True, ensure_ascii=False)
 
@@ -150,11 +166,18 @@ def _components(profile: str, task_id_pattern: str | None) -> dict[str, Any]:
             return [refs(v, False) for v in node]
         return node
 
-    return {name: refs(schema, True) for name, schema in schemas.items()}
+    out = {name: refs(schema, True) for name, schema in schemas.items()}
+    for name in _GO_BOUND:  # after the $refs: the admin API's request field shares it
+        _null_binds(out[name])
+    return out
 
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _or_null(name: str) -> dict[str, Any]:
+    return {"anyOf": [_ref(name), {"type": "null"}]}
 
 
 def _one_of(*names: str) -> dict[str, Any]:
@@ -251,7 +274,9 @@ def _suno_paths(p: Profile) -> dict[str, Any]:
             ],
             "requestBody": {
                 "required": True,
-                "content": {JSON: {"schema": _ref("SubmitRequest")}},
+                "description": "A JSON object; null panics the live gateway, the fake reads "
+                "it as {} (x-deviations).",
+                "content": {JSON: {"schema": _or_null("SubmitRequest")}},
             },
             "responses": {
                 "200": _response(
@@ -310,7 +335,11 @@ def _suno_paths(p: Profile) -> dict[str, Any]:
                 "as one poll."
             ),
             "parameters": [_NAMESPACE],
-            "requestBody": {"required": True, "content": {JSON: {"schema": _ref("FetchRequest")}}},
+            "requestBody": {
+                "required": True,
+                "description": "A JSON object; null binds as an empty one (data: []).",
+                "content": {JSON: {"schema": _or_null("FetchRequest")}},
+            },
             "responses": {
                 "200": _response(
                     "data is [] when ids is absent, null or empty; null when no id matched; "

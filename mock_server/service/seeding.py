@@ -33,6 +33,8 @@ class _Service(Protocol):
     profile: Profile
     scenarios: ScenarioBook
 
+    def now(self, ns: str = "") -> float: ...
+
     def inline_scenario(self, raw: Any) -> Scenario: ...
 
     def resolve_scenario(self, action: str, name: str | None) -> Scenario: ...
@@ -100,7 +102,11 @@ def _scenario(service: _Service, raw: Any, action: str | None) -> Scenario:
 
 
 def new_task(service: _Service, body: Mapping[str, Any]) -> NewTask:
-    """Check a body with admin-task's fields (InvalidInput, NotFound, FixtureError)."""
+    """Check a body with admin-task's fields (InvalidInput, NotFound, FixtureError).
+
+    A field that is null is as if it were absent.
+    """
+    body = {k: v for k, v in body.items() if v is not None}
     key = body.get("api_key")
     if not isinstance(key, str) or not key:
         raise InvalidInput("'api_key' (the owner's key) is required")
@@ -108,6 +114,7 @@ def new_task(service: _Service, body: Mapping[str, Any]) -> NewTask:
     request = body.get("request", {})
     if not isinstance(request, dict):
         raise InvalidInput("'request' must be an object of submit fields")
+    request = {k: v for k, v in request.items() if v is not None}  # as the submit route binds
     problems = validate(request, "submit-request")
     if problems:  # a field of the wrong type would break the task's rendering later
         raise InvalidInput("'request': " + "; ".join(str(p) for p in problems))
@@ -133,10 +140,20 @@ def new_task(service: _Service, body: Mapping[str, Any]) -> NewTask:
     )
 
 
+def _after_1970(service: _Service, task: NewTask, ns: str) -> None:
+    # A task's times are unix seconds, never negative (its schema says so).
+    now = service.now(ns)
+    if task.elapsed > now:
+        raise InvalidInput(
+            f"'elapsed' {task.elapsed:g} reaches back before 1970 (the clock is at {now:g})"
+        )
+
+
 def add_task(service: _Service, task: NewTask, ns: str = "") -> str:
     """Store a checked task; its id. TaskExists if its ``task_id`` is taken in ``ns``."""
     if task.task_id is not None and service.find(task.task_id, ns) is not None:
         raise TaskExists(f"task {task.task_id!r} exists already in this namespace")
+    _after_1970(service, task, ns)
     task_id = service.submit(
         task.owner,
         task.scenario.action,
@@ -195,6 +212,7 @@ def apply_seed(service: _Service, path: Path, ns: str = "") -> list[str]:
     for where, body in load_seed(path):
         try:
             task = new_task(service, body)
+            _after_1970(service, task, ns)
         except (InvalidInput, NotFound, FixtureError) as exc:
             raise FixtureError(f"{path}: {where}: {exc}") from None
         assert task.task_id is not None  # the seed schema requires it
