@@ -213,6 +213,7 @@ def _admin_error(description: str) -> dict[str, Any]:
 
 
 _NAMESPACE = {"$ref": "#/components/parameters/Namespace"}
+_PATH_SEGMENT = {"type": "string", "pattern": "^[^/]+$"}
 
 
 def _suno_paths(p: Profile) -> dict[str, Any]:
@@ -376,8 +377,9 @@ def _suno_paths(p: Profile) -> dict[str, Any]:
                     "name": "id",
                     "in": "path",
                     "required": True,
-                    "description": "a task id; any text is accepted, unknown ids are 400",
-                    "schema": {"type": "string", "minLength": 1},
+                    "description": "a task id; any text without / is a lookup (unknown ids "
+                    "are 400), a / makes it another path (200 text/html, as every unknown path)",
+                    "schema": _PATH_SEGMENT,
                 },
                 _NAMESPACE,
             ],
@@ -442,10 +444,8 @@ def _admin_op(
 
 
 def _admin_paths() -> dict[str, Any]:
-    task_path = {"name": "task_id", "in": "path", "required": True,
-                 "schema": {"type": "string", "minLength": 1}}
-    rule_path = {"name": "rule_id", "in": "path", "required": True,
-                 "schema": {"type": "string", "minLength": 1}}
+    task_path = {"name": "task_id", "in": "path", "required": True, "schema": _PATH_SEGMENT}
+    rule_path = {"name": "rule_id", "in": "path", "required": True, "schema": _PATH_SEGMENT}
     return {
         "/__mock/reset": {"post": _admin_op(
             "Forget the namespace's tasks, journal and fault rules; the clock starts again",
