@@ -280,13 +280,21 @@ def _suno_paths(p: Profile) -> dict[str, Any]:
                 "content": {JSON: {"schema": _or_null("SubmitRequest")}},
             },
             "responses": {
-                "200": _response(
-                    f"Accepted: data is the task id. Content-Type exactly "
-                    f"{p.submit_content_type!r} in this profile.",
-                    p.submit_content_type,
-                    _ref("SubmitResponse"),
-                    submit_headers,
-                ),
+                "200": {
+                    **_response(
+                        f"Accepted: data is the task id. Content-Type exactly "
+                        f"{p.submit_content_type!r} in this profile.",
+                        p.submit_content_type,
+                        _ref("SubmitResponse"),
+                        submit_headers,
+                    ),
+                    "links": {"poll": {
+                        "operationId": "fetchOne",
+                        "parameters": {"id": "$response.body#/data"},
+                        "description": "Poll the new task until SUCCESS or FAILURE (or batch "
+                        "its id with others in POST /suno/fetch).",
+                    }},
+                },
                 "400": _response(
                     "invalid_request: the body is not JSON or does not bind (Go's text, e.g. "
                     "'unexpected EOF', 'json: cannot unmarshal number into Go struct field "
@@ -490,7 +498,21 @@ def _admin_paths() -> dict[str, Any]:
             "post": _admin_op(
                 "Create a task as if its owner had submitted it",
                 {
-                    "201": _admin_response("Created.", "AdminTaskView"),
+                    "201": {
+                        **_admin_response("Created.", "AdminTaskView"),
+                        "links": {
+                            "poll": {
+                                "operationId": "fetchOne",
+                                "parameters": {"id": "$response.body#/task_id"},
+                                "description": "Poll it with a key of the owner (api_key).",
+                            },
+                            "pin": {
+                                "operationId": "adminForceStep",
+                                "parameters": {"task_id": "$response.body#/task_id"},
+                                "description": "Pin it at another step.",
+                            },
+                        },
+                    },
                     "409": _admin_error("task_exists: the namespace has a task with this "
                                         "task_id already."),
                 },
