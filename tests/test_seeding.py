@@ -112,7 +112,7 @@ def test_every_admin_post_route_names_unknown_fields(client):
     ],
 )
 def test_task_bodies_the_fake_could_not_render_are_400s(client, body, text):
-    # (Each was a 201 before, and the later fetch broke or showed a wrong task.)
+    # (Each was a 201 before, and the task then broke its own schema or showed a wrong one.)
     r = client.post("/__mock/tasks", json=body)
     assert r.status_code == 400, r.data
     assert text in r.get_json()["message"]

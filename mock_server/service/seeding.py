@@ -116,7 +116,7 @@ def new_task(service: _Service, body: Mapping[str, Any]) -> NewTask:
         raise InvalidInput("'request' must be an object of submit fields")
     request = {k: v for k, v in request.items() if v is not None}  # as the submit route binds
     problems = validate(request, "submit-request")
-    if problems:  # a field of the wrong type would break the task's rendering later
+    if problems:  # a field of the wrong type would show in the task, against its schema
         raise InvalidInput("'request': " + "; ".join(str(p) for p in problems))
     elapsed = _seconds(body, "elapsed") if "elapsed" in body else 0.0
     action = body.get("action")
