@@ -12,6 +12,7 @@ from typing import Any
 
 from mock_server.contract.profiles import profile_names
 from mock_server.contract.validation import KINDS, validate
+from mock_server.version import version
 
 __all__ = ["main", "pytest_args"]
 
@@ -53,6 +54,7 @@ def _add_validate(sub: Any) -> None:
 
 def _parser() -> tuple[argparse.ArgumentParser, bool]:
     parser = argparse.ArgumentParser(prog="suno-contract", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     _add_validate(sub)

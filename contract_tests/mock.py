@@ -111,14 +111,18 @@ class SunoMock:
         elapsed: float | None = None,
         request: dict[str, Any] | None = None,
         action: str | None = None,
+        task_id: str | None = None,
     ) -> str:
         """Add a task as if ``api_key`` (default: this mock's key) had submitted it.
 
         ``scenario`` is a scenario name or an inline scenario (default: the action's default);
-        ``step`` pins it to a step; ``elapsed`` backdates the submit by that many seconds.
+        ``step`` pins it to a step; ``elapsed`` backdates the submit by that many seconds;
+        ``task_id`` gives its id (in the profile's id format; taken ids are refused).
         """
         body: dict[str, Any] = {"api_key": api_key or self.api_key,
                                 "request": dict(request or {})}
+        if task_id is not None:
+            body["task_id"] = task_id
         if scenario is not None:
             body["scenario"] = scenario
         if action is not None:

@@ -14,6 +14,7 @@ from mock_server.contract.profiles import profile_names
 from mock_server.core.config import Config
 from mock_server.errors import FixtureError
 from mock_server.service.fixture_files import validate_file
+from mock_server.version import version
 
 __all__ = ["main"]
 
@@ -24,6 +25,7 @@ def _env(name: str, default: Any = None) -> Any:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="suno-mock", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the fake over HTTP")
@@ -64,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
         "(flaky-network, rate-limited, slow-queue); repeatable",
     )
     serve.add_argument(
+        "--seed",
+        default=_env("SEED"),
+        metavar="FILE",
+        help="tasks the fake holds from the start: a JSON or YAML seed file "
+        "(schemas/seed.schema.json); a bad file stops the server before it listens",
+    )
+    serve.add_argument(
         "--threads",
         type=int,
         default=int(_env("THREADS", "4")),
@@ -100,7 +109,35 @@ def _parser() -> argparse.ArgumentParser:
         "validate", help="check fixture files against schemas/ without serving"
     )
     validate.add_argument("paths", nargs="+", type=Path)
+
+    openapi = sub.add_parser(
+        "openapi", help="print the OpenAPI 3.1 document of a profile (GET /openapi.json)"
+    )
+    openapi.add_argument("--profile", default=_env("PROFILE", "elkapi"), choices=profile_names())
+    openapi.add_argument(
+        "--server",
+        action="append",
+        dest="servers",
+        metavar="URL",
+        help="a base URL for the document's servers (repeatable; default http://127.0.0.1:8080)",
+    )
+    openapi.add_argument("--output", "-o", type=Path, metavar="FILE", help="write it to FILE")
     return parser
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    import json
+
+    from mock_server.web.app import create_app
+    from mock_server.web.openapi import document
+
+    servers = args.servers or ["http://127.0.0.1:8080"]
+    text = json.dumps(document(args.profile, create_app, servers), ensure_ascii=False, indent=2)
+    if args.output is not None:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    else:
+        sys.stdout.buffer.write(text.encode("utf-8") + b"\n")
+    return 0
 
 
 def _store_url(args: argparse.Namespace) -> tuple[str, str | None]:
@@ -145,6 +182,7 @@ def _serve(args: argparse.Namespace) -> int:
             faults=tuple(args.faults),
             store=store,
             access_log=args.access_log,
+            seed=args.seed,
         )
         workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
         return serve(
@@ -186,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "openapi":
+        return _openapi(args)
     return _validate(args.paths)
 
 

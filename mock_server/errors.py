@@ -17,6 +17,7 @@ __all__ = [
     "SettingsChanged",
     "StoreError",
     "StoreUnavailable",
+    "TaskExists",
     "TaskNotFound",
     "UnknownStep",
 ]
@@ -56,6 +57,10 @@ class NotFound(MockError, LookupError):
 
 class TaskNotFound(NotFound):
     """No such task in this namespace."""
+
+
+class TaskExists(MockError, ValueError):
+    """A task id asked for is taken in this namespace (admin create, seeding)."""
 
 
 class ScenarioNotFound(NotFound):

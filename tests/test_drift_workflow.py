@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shlex
 import subprocess
@@ -10,6 +11,11 @@ import subprocess
 import yaml
 
 from contract_tests import drift
+
+try:  # where the drift check reads a task ids file (moving into contract_tests/drift/)
+    from contract_tests.drift.observe import parse_ids
+except ImportError:
+    from contract_tests._drift_observe import parse_ids
 from tests.conftest import ROOT
 
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly-drift.yml"
@@ -99,3 +105,60 @@ def test_every_script_is_valid_bash_without_inline_expressions():
         checked = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True,
                                  timeout=10)
         assert checked.returncode == 0, checked.stderr
+
+
+def jobs() -> dict:
+    return load()["jobs"]
+
+
+# The first major of each action that runs on Node.js 24 (node20 leaves the runners in 2026).
+NODE24_MAJOR = {
+    "actions/checkout": 5,
+    "actions/setup-python": 6,
+    "actions/upload-artifact": 6,  # v5 still ran on node20 by default
+    "actions/download-artifact": 7,
+}
+
+
+def test_actions_are_majors_that_run_on_node24():
+    used = [s["uses"] for job in jobs().values() for s in job["steps"] if "uses" in s]
+    assert used
+    for ref in used:
+        action, _, version = ref.partition("@")
+        assert action in NODE24_MAJOR, f"{ref}: which major runs on node24?"
+        assert int(version.removeprefix("v").split(".")[0]) >= NODE24_MAJOR[action], ref
+
+
+def test_accepting_a_baseline_is_one_manual_run_and_only_that_job_may_write():
+    data = load()
+    assert data["permissions"] == {"contents": "read"}
+    assert "permissions" not in jobs()["drift"]  # the job holding the key reads only
+    accept = jobs()["accept-baseline"]
+    assert accept["permissions"] == {"contents": "write"}
+    assert accept["needs"] == "drift"
+    assert "needs.drift.outputs.baseline == 'written'" in accept["if"]
+    assert "secrets." not in json.dumps(accept)
+    assert jobs()["drift"]["outputs"]["baseline"] == "${{ steps.drift.outputs.baseline }}"
+    check = step("Check the live API for drift")["run"]
+    # Written only on a run asked to accept, and only when the API could be checked.
+    assert '[ "$UPDATE_BASELINE" = "true" ] && [ "$code" != 2 ]' in check
+    assert 'echo "baseline=written" >> "$GITHUB_OUTPUT"' in check
+    upload = step("Upload the new baseline")
+    assert upload["with"]["name"] == "drift-baseline"
+    download = next(s for s in accept["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["with"]["name"] == "drift-baseline"
+    commit = next(s for s in accept["steps"] if s.get("name") == "Commit the accepted baseline")
+    assert commit["env"]["BASELINE"] == ".github/drift/baseline.json"
+    assert "git push" in commit["run"] and "${{" not in commit["run"]
+    checked = subprocess.run(["bash", "-n"], input=commit["run"], capture_output=True, text=True,
+                             timeout=10)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_the_header_states_the_task_ids_format_the_check_reads():
+    header = WORKFLOW.read_text(encoding="utf-8").split("\nname:")[0]
+    assert "SUNO_TASK_IDS" in header and "separated by commas, spaces or" in header
+    example = header.split("Example:")[1].splitlines()[1].lstrip("# ").strip()
+    assert len(parse_ids(example)) == 2
+    assert parse_ids("# mine\nid-1\nid-2, id-3") == ("id-1", "id-2", "id-3")
+    assert parse_ids('["id-1", "id-2"]') == ("id-1", "id-2")

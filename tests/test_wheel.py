@@ -62,6 +62,23 @@ def test_wheel_ships_the_dashboard_with_htmx_and_its_notice(wheel):
     } <= names
 
 
+def test_wheel_marks_both_packages_typed(wheel):
+    # PEP 561: without py.typed, mypy in a user's project treats our names as Any.
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"mock_server/py.typed", "contract_tests/py.typed"} <= set(names)
+
+
+def test_installed_commands_print_the_wheel_version(wheel, installed, tmp_path):
+    built = wheel.name.split("-")[1]  # suno_contract_kit-<version>-py3-none-any.whl
+    for command in ("suno-mock", "suno-contract"):
+        result = subprocess.run(
+            [installed / "bin" / command, "--version"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == f"{command} {built}"
+
+
 def test_installed_server_submits_and_fetches(installed, tmp_path):
     port = free_port()
     cmd = [str(installed / "bin" / "suno-mock"), "serve", "--port", str(port), "--clock", "manual"]

@@ -27,7 +27,8 @@ __all__ = [
     "validate",
 ]
 
-# kind -> schema file. Kinds in PROFILE_KINDS embed a task and follow the profile.
+# kind -> schema file (or file#/json/pointer to one of its definitions). Kinds in PROFILE_KINDS
+# embed a task and follow the profile.
 KINDS: dict[str, str] = {
     "submit-request": "submit-request.schema.json",
     "fetch-request": "fetch-request.schema.json",
@@ -42,8 +43,31 @@ KINDS: dict[str, str] = {
     "scenario": "scenario.schema.json",
     "profile": "profile.schema.json",
     "fault": "fault.schema.json",
+    "fault-rule": "fault.schema.json#/definitions/rule",
     "drift-report": "drift-report.schema.json",
     "drift-baseline": "baseline.schema.json",
+    "seed": "seed.schema.json",
+    # The fake's own API (admin.schema.json): request bodies, then answers.
+    "admin-empty": "admin.schema.json#/definitions/empty",
+    "admin-clock-advance": "admin.schema.json#/definitions/clock-advance",
+    "admin-clock-set": "admin.schema.json#/definitions/clock-set",
+    "admin-clock-speed": "admin.schema.json#/definitions/clock-speed",
+    "admin-clock-resume": "admin.schema.json#/definitions/clock-resume",
+    "admin-task": "admin.schema.json#/definitions/task",
+    "admin-task-step": "admin.schema.json#/definitions/task-step",
+    "admin-clock": "admin.schema.json#/definitions/clock",
+    "admin-reset": "admin.schema.json#/definitions/reset",
+    "admin-task-view": "admin.schema.json#/definitions/task-view",
+    "admin-task-list": "admin.schema.json#/definitions/task-list",
+    "admin-scenario-list": "admin.schema.json#/definitions/scenario-list",
+    "admin-journal": "admin.schema.json#/definitions/journal",
+    "admin-fault-view": "admin.schema.json#/definitions/fault-view",
+    "admin-fault-list": "admin.schema.json#/definitions/fault-list",
+    "admin-faults-added": "admin.schema.json#/definitions/faults-added",
+    "admin-faults-cleared": "admin.schema.json#/definitions/faults-cleared",
+    "admin-fault-deleted": "admin.schema.json#/definitions/fault-deleted",
+    "health": "admin.schema.json#/definitions/health",
+    "readiness": "admin.schema.json#/definitions/readiness",
 }
 PROFILE_KINDS = frozenset({"task", "fetch-batch-response", "fetch-one-response"})
 _GENERIC_TASK = "task.schema.json"
@@ -138,12 +162,17 @@ def _resolved(kind: str, profile: str | None, strict: bool) -> str:
     task_file = _task_file(profile) if profile is not None and kind in PROFILE_KINDS else None
     if kind == "task" and task_file:
         name = task_file
+    name, _, pointer = name.partition("#")
     if name not in ids:
         raise ValueError(f"schema file {name} for kind {kind!r} is missing")
-    root = registry.contents(ids[name])
+    resolver = registry.resolver(base_uri=ids[name])
+    if pointer:
+        found = resolver.lookup(f"#{pointer}")
+        root, resolver = found.contents, found.resolver
+    else:
+        root = registry.contents(ids[name])
     if task_file and kind != "task":
         root = _swap_task(root, task_file)
-    resolver = registry.resolver(base_uri=ids[name])
     schema = _inline(copy.deepcopy(root), resolver)
     if strict:
         schema = _strict(schema)

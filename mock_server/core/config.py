@@ -29,6 +29,7 @@ class Config:
     journal_size: int = 1000
     max_body_bytes: int = 8 * 1024 * 1024
     access_log: bool = False
+    seed: str | None = None  # a seed file (JSON or YAML): tasks the default namespace starts with
 
     def __post_init__(self) -> None:
         if self.clock not in ("wall", "manual"):

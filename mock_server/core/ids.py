@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import string
 import time
 
-__all__ = ["new_request_id", "new_task_id"]
+__all__ = ["TASK_ID_PATTERNS", "is_task_id", "new_request_id", "new_task_id"]
+
+# What new_task_id makes in each format: an id given by a caller (admin, seed file) must match.
+TASK_ID_PATTERNS = {
+    "uuid": r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    "hex32": r"^[0-9a-f]{32}$",
+    "task_alnum32": r"^task_[A-Za-z0-9]{32}$",
+}
+_TASK_ID_RE = {fmt: re.compile(pattern) for fmt, pattern in TASK_ID_PATTERNS.items()}
 
 _ALNUM = string.ascii_letters + string.digits
 # Random bytes -> letters and digits without bias: bytes >= 248 (4 * 62) are dropped, the rest
@@ -45,6 +54,11 @@ def new_task_id(fmt: str) -> str:
     if fmt == "task_alnum32":
         return "task_" + _alnum(32)
     raise ValueError(f"unknown id format {fmt!r}")
+
+
+def is_task_id(fmt: str, task_id: str) -> bool:
+    """Whether ``task_id`` has the shape of the ids format ``fmt`` makes."""
+    return _TASK_ID_RE[fmt].fullmatch(task_id) is not None
 
 
 _BUILD = "38268d9d"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mock_server.contract.profiles import Profile, load_profile
@@ -25,6 +26,7 @@ from mock_server.service.rendered import (
     batch_body,
     success_body,
 )
+from mock_server.service.seeding import apply_seed
 from mock_server.stores.base import Store
 from mock_server.stores.urls import open_store
 
@@ -61,6 +63,8 @@ class MockService:
         self._settled: BoundedCache[tuple[str, str], tuple[str, TaskRecord]] = BoundedCache(
             16384
         )
+        if config.seed:  # checked whole before the first task is added: a bad file adds none
+            apply_seed(self, Path(config.seed))
 
     # clock -----------------------------------------------------------------
     def new_clock(self) -> ClockState:
@@ -123,9 +127,13 @@ class MockService:
         now: float | None = None,
         journal: dict[str, Any] | None = None,
         token: str | None = None,
+        task_id: str | None = None,
     ) -> str:
-        """A new task's id. ``journal`` and ``token``: as for ``Store.add``."""
-        task_id = new_task_id(self.profile.id_format)
+        """A new task's id (``task_id``, already checked, or a new one in the profile's format).
+
+        ``journal`` and ``token``: as for ``Store.add``.
+        """
+        task_id = task_id or new_task_id(self.profile.id_format)
         kept = {k: request[k] for k in ACTIONS[action].kept if k in request}
         record = TaskRecord(
             task_id=task_id,

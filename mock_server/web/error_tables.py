@@ -15,6 +15,7 @@ from mock_server.errors import (
     NotFound,
     ScenarioNotFound,
     StoreUnavailable,
+    TaskExists,
     TaskNotFound,
 )
 from mock_server.wire.envelopes import WireError, task_error
@@ -35,6 +36,7 @@ API: Table = {
 
 ADMIN: Table = {
     TaskNotFound: (404, "task_not_exist"),
+    TaskExists: (409, "task_exists"),
     # A scenario named in a body is a bad body, not a missing resource.
     ScenarioNotFound: (400, "invalid_request"),
     NotFound: (404, "not_found"),

@@ -238,7 +238,7 @@ def ui_blueprint(service: MockService, config: Config) -> Blueprint:
                     "api_key": form.get("api_key", ""),
                     "scenario": form.get("scenario") or None,
                     "request": fields,
-                    "step": (int(step) if step.isdigit() else step) or None,
+                    "step": (int(step) if step.isdecimal() else step) or None,
                     "elapsed": _form_number("elapsed"),
                 }
             ),
