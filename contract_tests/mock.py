@@ -64,6 +64,9 @@ class SunoMock:
             action = ScenarioBook(config.get("fixtures", ())).get(scenario).action
             defaults = dict(config.get("default_scenarios") or Config().default_scenarios)
             config["default_scenarios"] = {**defaults, action: scenario}
+        # A test steps the clock itself and must see the same states every run: no poll grid
+        # (whose phase is drawn from each random task id) unless it asks for one.
+        config.setdefault("poll_interval", 0.0)
         self.config = Config(profile=profile, clock="manual", **config)
         self.profile = profile
         self.api_key = api_key

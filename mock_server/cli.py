@@ -98,6 +98,27 @@ def _parser() -> argparse.ArgumentParser:
         help="one JSON line per request on stderr (off by default: it costs throughput)",
     )
     serve.add_argument(
+        "--poll-interval",
+        type=float,
+        default=float(_env("POLL_INTERVAL", "15")),
+        metavar="SECONDS",
+        help="the gateway's poller: fetches show a task as it was at its last run, every "
+        "SECONDS from a phase drawn per task (default 15, as new-api; 0: no grid)",
+    )
+    serve.add_argument(
+        "--media-urls",
+        default=_env("MEDIA_URLS", "local"),
+        choices=["local", "suno"],
+        help="clip media URLs: served by the fake (local, default) or Suno's CDN URLs (suno)",
+    )
+    serve.add_argument(
+        "--media-base-url",
+        default=_env("MEDIA_BASE_URL", "") or None,
+        metavar="URL",
+        help="where clients reach the fake, for media URLs (default: the address each request "
+        "came to); set it behind a proxy or in Compose",
+    )
+    serve.add_argument(
         "--graceful-timeout",
         type=int,
         default=int(_env("GRACEFUL_TIMEOUT", "10")),
@@ -183,6 +204,9 @@ def _serve(args: argparse.Namespace) -> int:
             store=store,
             access_log=args.access_log,
             seed=args.seed,
+            poll_interval=args.poll_interval,
+            media_urls=args.media_urls,
+            media_base_url=args.media_base_url,
         )
         workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
         return serve(

@@ -139,7 +139,8 @@ class SunoMock:
         self.port = port or _free_port()
         host = ["--host", "127.0.0.1", "--port", str(self.port)] if with_host else []
         self.cmd = [*command, *host, *args]
-        self.env = {**os.environ, **(env or {})}
+        # No poll grid unless a test asks: its phase is drawn from random task ids.
+        self.env = {"SUNO_MOCK_POLL_INTERVAL": "0", **os.environ, **(env or {})}
         self.log = log
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None

@@ -53,7 +53,11 @@ def running_fake(
         *args,
     ]
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        # No poll grid unless a test asks: its phase is drawn from random task ids.
+        env={"SUNO_MOCK_POLL_INTERVAL": "0", **os.environ, **(env or {})},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -98,7 +102,7 @@ def profile(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def app(profile: str):  # type: ignore[no-untyped-def]
     """The fake in the given profile on a manual clock."""
-    return create_app(Config(profile=profile, clock="manual"))
+    return create_app(Config(profile=profile, clock="manual", poll_interval=0))
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ def scenario_name(task_id: str) -> str:
 
 def served(fixtures: Path, profile: str, scenario: str) -> dict:
     """Create a task from ``scenario`` in a fresh fake loading ``fixtures``; fetch it."""
-    config = Config(profile=profile, clock="manual", fixtures=(str(fixtures),))
+    config = Config(profile=profile, clock="manual", fixtures=(str(fixtures),), media_urls="suno")
     client = create_app(config).test_client()
     created = client.post("/__mock/tasks", json={"api_key": KEY, "scenario": scenario})
     assert created.status_code == 201, created.data
@@ -47,7 +47,7 @@ def served(fixtures: Path, profile: str, scenario: str) -> dict:
 
 @pytest.mark.parametrize("profile", ["newapi-2025", "newapi-2026"])
 def test_recorded_fixtures_load_into_the_fake_and_serve_the_same_shapes(tmp_path, profile):
-    live = create_app(Config(profile=profile, clock="manual", api_keys=(KEY,)))
+    live = create_app(Config(profile=profile, clock="manual", api_keys=(KEY,), media_urls="suno"))
     admin = live.test_client()
     ids = []
     for scenario, step in SEEDS:
@@ -125,7 +125,7 @@ def test_several_observed_states_become_steps_in_order(tmp_path):
     assert [(s["name"], s["status"], s.get("after_polls", 0)) for s in scenario["steps"]] == [
         ("observed-1", "IN_PROGRESS", 0), ("observed-2", "SUCCESS", 2)]
     (tmp_path / "s.json").write_text(json.dumps(scenario))
-    client = create_app(Config(profile="newapi-2025", clock="manual",
+    client = create_app(Config(profile="newapi-2025", clock="manual", poll_interval=0,
                                fixtures=(str(tmp_path),))).test_client()
     task_id = client.post("/__mock/tasks", json={"api_key": KEY, "scenario": scenario["name"]}
                           ).json["task_id"]

@@ -20,7 +20,9 @@ class Fake:
     """The fake on a manual clock, with shortcuts for the calls these tests make."""
 
     def __init__(self, profile: str = "elkapi", **config: Any) -> None:
-        self.app = create_app(Config(profile=profile, clock="manual", **config))
+        self.app = create_app(
+            Config(profile=profile, clock="manual", poll_interval=0, media_urls="suno", **config)
+        )
         self.http = self.app.test_client()
         self.service = self.app.extensions["suno_mock"]
 

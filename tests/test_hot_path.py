@@ -51,7 +51,7 @@ class _FlakyStore(MemoryStore):
 class Twins:
     def __init__(self, ids: _Ids, sqlite_dir: Path | None = None, **settings: Any) -> None:
         """``sqlite_dir``: each twin on a SQLite store there, instead of the memory store."""
-        config = Config(clock="manual", clock_start=START, **settings)
+        config = Config(clock="manual", poll_interval=0, clock_start=START, **settings)
         self.ids = ids
 
         def store(name: str) -> Store:

@@ -59,7 +59,8 @@ def check_task(task, action):
     profile=st.sampled_from(["elkapi", "newapi-2026"]),
 )
 def test_status_only_moves_forward_and_terminal_sticks(name, plan, profile):
-    service = MockService(Config(profile=profile, clock="manual"))
+    config = Config(profile=profile, clock="manual", poll_interval=0, media_urls="suno")
+    service = MockService(config)
     scenario = service.scenarios.get(name)
     task_id = service.submit(OWNER, scenario.action, {"prompt": "p"}, scenario)
     seen = []
@@ -102,7 +103,7 @@ def test_reached_step_is_monotonic(name, a, b):
 
 
 def test_music_success_walks_the_whole_timeline():
-    service = MockService(Config(clock="manual"))
+    service = MockService(Config(clock="manual", poll_interval=0, media_urls="suno"))
     scenario = service.scenarios.get("music_success")
     task_id = service.submit(OWNER, "MUSIC", {}, scenario)
     statuses = []
@@ -119,7 +120,7 @@ def test_music_success_walks_the_whole_timeline():
 
 
 def test_streaming_clips_use_audiopipe_then_cdn():
-    service = MockService(Config(clock="manual"))
+    service = MockService(Config(clock="manual", poll_interval=0, media_urls="suno"))
     task_id = service.submit(OWNER, "MUSIC", {}, service.scenarios.get("music_success"))
     service.advance(40)
     streaming = service.fetch_one(OWNER, task_id)
@@ -134,7 +135,7 @@ def test_streaming_clips_use_audiopipe_then_cdn():
 
 
 def test_music_stuck_never_finishes():
-    service = MockService(Config(clock="manual"))
+    service = MockService(Config(clock="manual", poll_interval=0, media_urls="suno"))
     task_id = service.submit(OWNER, "MUSIC", {}, service.scenarios.get("music_stuck"))
     service.advance(10 * 365 * 86400)
     for _ in range(20):
@@ -142,7 +143,7 @@ def test_music_stuck_never_finishes():
 
 
 def test_lyrics_are_done_at_the_first_poll():
-    service = MockService(Config(clock="manual"))
+    service = MockService(Config(clock="manual", poll_interval=0, media_urls="suno"))
     task_id = service.submit(
         OWNER, "LYRICS", {"prompt": "cats"}, service.scenarios.get("lyrics_success")
     )
@@ -154,7 +155,7 @@ def test_lyrics_are_done_at_the_first_poll():
 
 
 def test_a_forced_step_pins_the_task_until_unpinned():
-    service = MockService(Config(clock="manual"))
+    service = MockService(Config(clock="manual", poll_interval=0, media_urls="suno"))
     task_id = service.submit(OWNER, "MUSIC", {}, service.scenarios.get("music_success"))
     service.force_step(task_id, "streaming")
     service.advance(3600)

@@ -156,7 +156,9 @@ def _snapshot(base: str, ids: list[str]) -> tuple[str, list[tuple[str, str, str]
 
 
 def test_restart_on_the_same_sqlite_file_keeps_tasks_and_states(tmp_path: Path) -> None:
-    args = ["--workers", "2", "--store", f"sqlite://{tmp_path / 'keep.db'}", "--clock", "manual"]
+    # CDN-shaped media URLs: the local ones name the port, and each server here has its own.
+    args = ["--workers", "2", "--store", f"sqlite://{tmp_path / 'keep.db'}", "--clock", "manual",
+            "--media-urls", "suno"]
     log = tmp_path / "out.log"
     with SunoMock(args, log=log) as first:
         with httpx.Client(base_url=first.base, timeout=10.0) as client:

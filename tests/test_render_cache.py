@@ -40,7 +40,8 @@ def _submit(service: MockService, name: str, request: dict[str, object]) -> str:
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_every_step_renders_as_without_the_cache(profile: str, name: str) -> None:
-    service = MockService(Config(profile=profile, clock="manual"))
+    config = Config(profile=profile, clock="manual", poll_interval=0, media_urls="suno")
+    service = MockService(config)
     request = {"prompt": "[Verse]\nA <b>&</b> \u2028 line", "title": "T", "mv": "chirp-v4"}
     task_id = _submit(service, name, request)
     scenario = service.scenarios.get(name)
@@ -62,7 +63,8 @@ def test_every_step_renders_as_without_the_cache(profile: str, name: str) -> Non
 
 
 def test_a_batch_of_tasks_at_different_steps_is_the_single_renders_joined(profile: str) -> None:
-    service = MockService(Config(profile=profile, clock="manual"))
+    config = Config(profile=profile, clock="manual", poll_interval=0, media_urls="suno")
+    service = MockService(config)
     ids = [
         _submit(service, name, {"prompt": f"song {i}"})
         for i, name in enumerate(itertools.islice(itertools.cycle(SCENARIOS), 12))
@@ -89,7 +91,7 @@ def _fetch_body(service: MockService, ids: list[object]) -> bytes:
 
 
 def test_changing_a_fetched_task_neither_shows_stale_bytes_nor_touches_the_cache() -> None:
-    service = MockService(Config(clock="manual"))
+    service = MockService(Config(clock="manual", poll_interval=0, media_urls="suno"))
     task_id = _submit(service, "music_success", {"prompt": "x"})
     service.advance(200)
     task = service.fetch_one(OWNER, task_id)
@@ -106,7 +108,7 @@ def test_changing_a_fetched_task_neither_shows_stale_bytes_nor_touches_the_cache
 
 
 def test_inline_scenarios_render_from_their_own_timeline() -> None:
-    service = MockService(Config(clock="manual"))
+    service = MockService(Config(clock="manual", poll_interval=0, media_urls="suno"))
     raw = {
         "name": "inline_quick",
         "action": "MUSIC",

@@ -138,7 +138,8 @@ def test_submit_derives_clips_from_the_request(client, profile):
         assert clip["metadata"]["tags"] == "lofi"
         assert clip["metadata"]["prompt"] == "[Verse]\ndrip"
         assert (clip["model_name"], clip["major_model_version"]) == ("chirp-v4", "v4")
-        assert clip["audio_url"] == f"https://cdn1.suno.ai/{clip['id']}.mp3"
+        # The fake's own media route, with the CDN's path shape after it.
+        assert clip["audio_url"] == f"http://localhost/__media/-/{task_id}/cdn1/{clip['id']}.mp3"
         assert list(clip) == sorted(clip, key=lambda k: (len(k), k))  # MySQL JSON key order
 
 

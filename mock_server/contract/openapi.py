@@ -590,6 +590,45 @@ def _ops_paths() -> dict[str, Any]:
     }
 
 
+def _media_paths() -> dict[str, Any]:
+    """The files clip URLs name (the fake's stand-in for Suno's CDN; open, no key)."""
+
+    def segment(name: str, description: str) -> dict[str, Any]:
+        return {"name": name, "in": "path", "required": True, "description": description,
+                "schema": {"type": "string"}}
+
+    where = [segment("namespace", "the task's X-Mock-Namespace, URL-quoted; - for none"),
+             segment("task_id", "the task the clip belongs to")]
+    missing = {"404": {"description": "No such clip, or not ready yet (text/plain).",
+                       "content": {"text/plain": {"schema": {"type": "string"}}}}}
+
+    def op(summary: str, operation_id: str, parameters: list[dict[str, Any]],
+           ok: dict[str, Any]) -> dict[str, Any]:
+        return {"get": {"tags": ["media"], "operationId": operation_id, "summary": summary,
+                        "security": [], "parameters": where + parameters,
+                        "responses": {**ok, **missing}}}
+
+    audio = {"description": "MP3; HEAD and Range (206) as a CDN answers them.",
+             "content": {"audio/mpeg": {"schema": {"type": "string", "format": "binary"}}}}
+    image = {"description": "JPEG cover.",
+             "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
+    return {
+        "/__media/{namespace}/{task_id}/cdn1/{file}": op(
+            "A complete clip's audio: <clip id>.mp3", "mediaAudio",
+            [segment("file", "<clip id>.mp3")], {"200": audio, "206": audio}),
+        "/__media/{namespace}/{task_id}/cdn2/{file}": op(
+            "A clip's cover: image_<clip id>.jpeg or image_large_<clip id>.jpeg", "mediaCover",
+            [segment("file", "image_<clip id>.jpeg or image_large_<clip id>.jpeg")],
+            {"200": image, "206": image}),
+        "/__media/{namespace}/{task_id}/audiopipe/": op(
+            "A streaming clip's audio as it is made (chunked); the whole file once complete",
+            "mediaStream",
+            [{"name": "item_id", "in": "query", "required": True, "description": "the clip id",
+              "schema": {"type": "string"}}],
+            {"200": audio, "206": audio}),
+    }
+
+
 def _request_id_pattern(p: Profile) -> str:
     # yyyyMMddHHmmss + 8 digits of nanoseconds (+ 8-hex build hash in 2026) + 8 random chars
     build = "[0-9a-f]{8}" if p.request_id_style == "2026" else ""
@@ -664,9 +703,11 @@ def openapi_document(
             {"name": "mock-admin", "description": "The fake's admin API: clock, tasks, faults, "
              "journal. Loopback clients only, unless the fake has --admin-token."},
             {"name": "ops", "description": "The fake's probes and this document."},
+            {"name": "media", "description": "The files clip URLs name: the fake's stand-in "
+             "for Suno's CDN."},
         ],
         "security": [{"bearer": []}, {"mjApiSecret": []}],
-        "paths": {**_suno_paths(p), **_admin_paths(), **_ops_paths()},
+        "paths": {**_suno_paths(p), **_admin_paths(), **_ops_paths(), **_media_paths()},
         "components": {
             "schemas": schemas,
             "securitySchemes": {

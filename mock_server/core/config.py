@@ -30,9 +30,26 @@ class Config:
     max_body_bytes: int = 8 * 1024 * 1024
     access_log: bool = False
     seed: str | None = None  # a seed file (JSON or YAML): tasks the default namespace starts with
+    # The gateway's poller (new-api: every 15 s): fetches show a task as it was at its last
+    # run. 0: as the upstream has it at that moment.
+    poll_interval: float = 15.0
+    # Clip media URLs: "local" points them at the fake's own media routes, "suno" keeps the
+    # CDN's (for tests that assert their shape). media_base_url: where clients reach the fake
+    # (behind a proxy, in Compose); default: the address each request came to.
+    media_urls: str = "local"
+    media_base_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.clock not in ("wall", "manual"):
             raise ConfigError(f"clock must be 'wall' or 'manual', not {self.clock!r}")
         if self.speed <= 0:
             raise ConfigError(f"speed must be positive, not {self.speed!r}")
+        if not 0 <= self.poll_interval <= 3600:
+            raise ConfigError(f"poll interval must be 0 to 3600 s, not {self.poll_interval!r}")
+        if self.media_urls not in ("local", "suno"):
+            raise ConfigError(f"media URLs must be 'local' or 'suno', not {self.media_urls!r}")
+        if self.media_base_url is not None and not self.media_base_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError(f"media base URL must start with http:// or https://, not "
+                              f"{self.media_base_url!r}")

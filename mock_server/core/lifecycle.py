@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import zlib
 from dataclasses import dataclass
 
 from mock_server.core.scenarios import Scenario
@@ -61,8 +61,7 @@ def poll_phase(task_id: str, interval: float) -> float:
     """
     if interval <= 0:
         return 0.0
-    digest = hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).digest()
-    return interval * int.from_bytes(digest[:4], "big") / 2**32
+    return interval * zlib.crc32(task_id.encode("utf-8", "surrogatepass")) / 2**32
 
 
 def gateway_elapsed(elapsed: float, interval: float, phase: float) -> float | None:

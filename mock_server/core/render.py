@@ -11,6 +11,7 @@ from typing import Any
 from mock_server.contract.profiles import Profile
 from mock_server.core.actions import ACTIONS, channel_model
 from mock_server.core.lifecycle import TaskState
+from mock_server.core.media_urls import local_urls
 from mock_server.core.record import TaskRecord
 from mock_server.core.scenarios import Scenario, Step
 
@@ -25,6 +26,7 @@ _MODELS = {
     "chirp-bluejay": ("chirp-bluejay", "v4.5+"),
     "chirp-crow": ("chirp-crow", "v5"),
 }
+_MEDIA_KEYS = ("audio_url", "image_url", "image_large_url", "video_url")
 _CLIP_NS = uuid.UUID("5b0a1a6e-3c55-4d8e-9b3f-2f1c0d6a7e11")
 _MOCK_USER = "6f1c2b4e-0d2a-4c8e-9a57-3b1d5e7f9a20"
 
@@ -183,9 +185,16 @@ def user_number(owner: str) -> int:
 
 
 def render_task(
-    record: TaskRecord, scenario: Scenario, state: TaskState, profile: Profile
+    record: TaskRecord,
+    scenario: Scenario,
+    state: TaskState,
+    profile: Profile,
+    local_media: bool = False,
 ) -> dict[str, Any]:
-    """The task object a fetch returns, fields in the profile's order."""
+    """The task object a fetch returns, fields in the profile's order.
+
+    ``local_media``: clip URLs point at the fake's media routes (media.urls), not Suno's CDN.
+    """
     step = scenario.steps[state.step]
     inputs = _inputs(record, scenario)
     submit = int(record.submit_time)
@@ -202,6 +211,11 @@ def render_task(
     )
     if step.data == "clips":
         data: Any = _clips(record, scenario, step, inputs)
+        if local_media:
+            for clip in data:
+                for key in _MEDIA_KEYS:
+                    if isinstance(clip.get(key), str):
+                        clip[key] = local_urls(clip[key], record.task_id)
     elif step.data == "lyrics":
         data = _lyrics(record, step, inputs)
     else:

@@ -1,1 +1,1 @@
-"""Media the fake's tasks name: audio (MP3), covers (JPEG) and where their URLs point."""
+"""Media the fake serves for its clips: audio (MP3) and covers (JPEG), made from the clip id."""

@@ -56,8 +56,8 @@ class MockService:
         # The owners of the configured keys (none: every key is let in).
         self.allowed_owners = frozenset(owner_of(key) for key in config.api_keys)
         # Hot-path caches (bench/): rendered tasks per state, parsed inline scenarios per task.
-        self.rendered = RenderCache(self.profile)
-        self.states = StateTable()
+        self.rendered = RenderCache(self.profile, local_media=config.media_urls == "local")
+        self.states = StateTable(poll_interval=config.poll_interval)
         self._inline: BoundedCache[tuple[str, int, float], Scenario] = BoundedCache(1024)
         # Settled tasks this worker polled, with the settings token they were seen under.
         self._settled: BoundedCache[tuple[str, str], tuple[str, TaskRecord]] = BoundedCache(
@@ -156,7 +156,7 @@ class MockService:
         now: float | None = None,
     ) -> TaskState:
         scenario = scenario or self.scenario_for(record)
-        elapsed = (self.now(ns) if now is None else now) - record.submit_time
+        elapsed = self.states.elapsed(record, self.now(ns) if now is None else now)
         return self.states.state(scenario, elapsed, record.polls, record.forced_step)
 
     def render(
@@ -173,7 +173,8 @@ class MockService:
         if faults is not None:  # fault hook: a stuck, failed or data-less view; facts untouched
             shown = faults.override(record, scenario, state, now - record.submit_time)
             if shown[0] is not scenario or shown[1] is not state:
-                return render_task(record, *shown, self.profile)  # a one-off view: not cached
+                # A one-off view: not cached.
+                return render_task(record, *shown, self.profile, self.rendered.local_media)
         return self.rendered.task(ns, record, scenario, state)
 
     def fetch(

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 from mock_server.core.actions import ACTIONS, channel_model
 from mock_server.core.identity import owner_of
 from mock_server.core.ids import new_request_id
+from mock_server.core.media_urls import PLACEHOLDER, media_origin
 from mock_server.errors import BindError, StoreUnavailable
 from mock_server.service.mock_service import MockService
 from mock_server.service.rendered import success_body
 from mock_server.stores.base import Settings
+from mock_server.wire import gojson
 from mock_server.wire.envelopes import JSON, TEXT_UTF8, gateway_error, task_error
 from mock_server.wire.gobind import bind_object
 from mock_server.wire.request import (
@@ -33,6 +35,7 @@ from mock_server.wire.request import (
     environ_key,
     mimetype_of,
     namespace_of,
+    origin_of,
 )
 
 if TYPE_CHECKING:
@@ -58,6 +61,7 @@ log = logging.getLogger("mock_server")
 JOURNAL_BODY_LIMIT = 4096  # bytes of a request body the journal keeps
 _SCENARIO_ENVIRON = environ_key(SCENARIO_HEADER)
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+_PLACEHOLDER = PLACEHOLDER.encode()
 
 
 @dataclass(eq=False, slots=True)
@@ -74,6 +78,7 @@ class Call:
     scenario: str | None  # X-Mock-Scenario
     reader: Callable[[], bytes]  # reads the body (``read`` calls it once, when a route asks)
     started: float  # time.perf_counter() at ``begin`` (the access log's duration)
+    environ: Mapping[str, Any]  # the rest, read only where a route needs it
     # The route's path parameter.
     action: str = ""
     task_id: str = ""
@@ -110,6 +115,18 @@ def _json(body: bytes) -> Answer:
     return Answer(body, JSON, _NO_HEADERS, 200)
 
 
+def _tasks(service: MockService, call: Call, body: bytes) -> Answer:
+    """A fetch's answer, its clips' media URLs pointed at where this client reaches the fake.
+
+    Rendered tasks are cached for every client, so they carry a placeholder origin.
+    """
+    if _PLACEHOLDER in body:
+        base = service.config.media_base_url or origin_of(call.environ)
+        origin = gojson.dumpb(media_origin(base, call.ns))[1:-1]  # the Host header is the client's
+        body = body.replace(_PLACEHOLDER, origin)
+    return Answer(body, JSON, _NO_HEADERS, 200)
+
+
 def begin(
     service: MockService,
     environ: Mapping[str, Any],
@@ -130,6 +147,7 @@ def begin(
         str(environ.get(_SCENARIO_ENVIRON, "")) or None,
         reader,
         time.perf_counter(),
+        environ,
     )
 
 
@@ -258,12 +276,13 @@ def fetch(service: MockService, call: Call) -> Answer:
     if not ids:
         return _json(success_body([]))
     if call.faults is not None:
-        return _json(success_body(service.fetch(owner, ids, call.ns, faults=call.faults)))
+        tasks = service.fetch(owner, ids, call.ns, faults=call.faults)
+        return _tasks(service, call, success_body(tasks))
     now, entry, token = _work(service, call)
     records = service.poll(call.ns, owner, service.wanted(ids), journal=entry, token=token)
     if records and entry is not None:  # nothing polled, nothing journaled: ``finish`` does
         call.journaled = 200
-    return _json(service.batch_body(records, call.ns, now))
+    return _tasks(service, call, service.batch_body(records, call.ns, now))
 
 
 def fetch_one(service: MockService, call: Call) -> Answer:
@@ -273,12 +292,12 @@ def fetch_one(service: MockService, call: Call) -> Answer:
         task = service.fetch_one(owner, call.task_id, call.ns, faults=call.faults)
         if task is None:
             raise task_error(400, "task_not_exist", "task_not_exist")
-        return _json(success_body(task))
+        return _tasks(service, call, success_body(task))
     now, entry, token = _work(service, call)
     records = service.poll(call.ns, owner, [call.task_id], journal=entry, token=token)
     if not records:
         raise task_error(400, "task_not_exist", "task_not_exist")
     if entry is not None:
         call.journaled = 200
-    return _json(success_body(service.render(records[0], call.ns, None, now)))
+    return _tasks(service, call, success_body(service.render(records[0], call.ns, None, now)))
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from mock_server.contract.profiles import Profile
 from mock_server.core.cache import BoundedCache
-from mock_server.core.lifecycle import TaskState, state_of
+from mock_server.core.lifecycle import TaskState, gateway_elapsed, poll_phase, state_of
 from mock_server.core.record import TaskRecord
 from mock_server.core.render import render_task
 from mock_server.core.scenarios import Scenario
@@ -94,8 +94,9 @@ def batch_body(parts: list[bytes]) -> bytes:
 class RenderCache:
     """The rendered task (dict and JSON) per namespace, task facts and state, for one profile."""
 
-    def __init__(self, profile: Profile, size: int = 2048) -> None:
+    def __init__(self, profile: Profile, size: int = 2048, local_media: bool = False) -> None:
         self.profile = profile
+        self.local_media = local_media
         self._entries: BoundedCache[tuple[Any, ...], tuple[dict[str, Any], bytes]] = (
             BoundedCache(size)
         )
@@ -143,7 +144,7 @@ class RenderCache:
             if scenario is not (scenario := scenario_for(record)) or table is None:
                 table = states.table(scenario)
             if record.forced_step is None:  # StateTable.state, inlined
-                reached = min(bisect_right(table.seconds, now - record.submit_time),
+                reached = min(bisect_right(table.seconds, states.elapsed(record, now)),
                               bisect_right(table.polls, record.polls))
                 state = table.states[max(reached - 1, 0)]
             else:
@@ -161,7 +162,7 @@ class RenderCache:
         key = (ns, record.task_id, record.seq, record.submit_time, state.step)
         entry = self._entries.get(key)
         if entry is None:
-            task = render_task(record, scenario, state, self.profile)
+            task = render_task(record, scenario, state, self.profile, self.local_media)
             entry = self._entries.put(key, (task, gojson.dumpb(task)))
         return entry
 
@@ -170,9 +171,20 @@ class StateTable:
     """Each scenario's states, one per step, computed once: past the step, a state depends on
     nothing else (``lifecycle.state_of``)."""
 
-    def __init__(self, size: int = 1024) -> None:
+    def __init__(self, size: int = 1024, poll_interval: float = 0.0) -> None:
         # Keyed by id(); the entry holds the scenario, so the id cannot be reused while it lives.
         self._tables: BoundedCache[int, _Table] = BoundedCache(size)
+        self.poll_interval = poll_interval
+
+    def elapsed(self, record: TaskRecord, now: float) -> float:
+        """The task's age as fetches show it: at the gateway poller's last run (-1 before its
+        first one: the task's first step), or now when there is no poll grid."""
+        elapsed = now - record.submit_time
+        interval = self.poll_interval
+        if not interval:
+            return elapsed
+        seen = gateway_elapsed(elapsed, interval, poll_phase(record.task_id, interval))
+        return -1.0 if seen is None else seen
 
     def state(
         self, scenario: Scenario, elapsed: float, polls: int, forced: int | None = None

@@ -129,6 +129,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     from mock_server.web.admin import admin_blueprint
     from mock_server.web.faults import install_faults
     from mock_server.web.hot import app_hooks, install_hot_path
+    from mock_server.web.media import media_blueprint
     from mock_server.web.openapi import openapi_blueprint
     from mock_server.web.ops import install_access_log, ops_blueprint
     from mock_server.web.ui import ui_blueprint
@@ -147,5 +148,6 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     if config.access_log:
         stands_for.append(install_access_log(app))
     app.register_blueprint(openapi_blueprint(service, create_app))  # GET /openapi.json
+    app.register_blueprint(media_blueprint(service))  # the files clip URLs name
     install_hot_path(app, service, config, stands_for)
     return app

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 from flask import Blueprint, Response, request
 
-from mock_server.media.urls import MEDIA_PREFIX, namespace_from_segment
+from mock_server.core.media_urls import MEDIA_PREFIX, namespace_from_segment
 from mock_server.service.media import ClipView, MediaShelf
 from mock_server.service.mock_service import MockService
 

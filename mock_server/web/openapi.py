@@ -53,8 +53,9 @@ class _Recorder:
 
     def __init__(self, profile: str, make_app: AppFactory) -> None:
         self.profile = load_profile(profile)
+        # No poll grid: each example shows its step at the time the scenario gives it.
         config = Config(profile=profile, clock="manual", clock_start=EXAMPLE_TIME,
-                        max_body_bytes=4096)
+                        max_body_bytes=4096, poll_interval=0)
         self.app = make_app(config)
         self.client = self.app.test_client()
         self.fixed: dict[str, str] = {}  # random text in answers -> its fixed example

@@ -15,6 +15,7 @@ __all__ = [
     "environ_key",
     "mimetype_of",
     "namespace_of",
+    "origin_of",
 ]
 
 SCENARIO_HEADER = "X-Mock-Scenario"
@@ -43,6 +44,14 @@ def mimetype_of(content_type: str) -> str:
     """The media type of a Content-Type value, lower case and without parameters, exactly as
     werkzeug's ``Request.mimetype`` reads it ("" when there is none)."""
     return content_type.partition(";")[0].strip(" \t").lower()
+
+
+def origin_of(environ: Mapping[str, Any]) -> str:
+    """scheme://host[:port] the client reached us at (its Host header, as it sent it)."""
+    host = environ.get("HTTP_HOST") or (
+        f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
+    )
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
 
 
 def api_key_of(environ: Mapping[str, Any], lowercase_bearer: bool) -> str:
