@@ -566,6 +566,11 @@ class FaultBook:
             self._generation += 1
             self._release.notify_all()
 
+    def cut_short(self) -> Callable[[], bool]:
+        """A test of whether a clear or remove has happened since this call."""
+        start = self._generation
+        return lambda: self._generation != start
+
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True if cut short by a clear or remove."""
         with self._release:

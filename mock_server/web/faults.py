@@ -18,7 +18,7 @@ from mock_server.core.identity import owner_of
 from mock_server.faults.responses import FaultResponse, not_json_response, status_response
 from mock_server.faults.rules import FaultError, FaultRequest, Rule, parse_header
 from mock_server.faults.tasks import TaskFaults
-from mock_server.faults.transport import ConnectionDropped, Wire
+from mock_server.faults.transport import ConnectionDropped, Wire, hold_answer
 from mock_server.wire import gojson
 from mock_server.wire.envelopes import JSON_UTF8, task_error
 from mock_server.wire.request import FAULT_HEADER, api_key_of, namespace_of
@@ -79,7 +79,8 @@ def install_faults(app: Flask, service: MockService) -> None:
             return None
         g.fault_plan = plan
         if plan.latency > 0:
-            book.wait(plan.latency)
+            # On suno-mock serve no thread sleeps for it: the answer is held back instead.
+            hold_answer(request.environ, plan.latency, book.wait, book.cut_short())
         if plan.batch or plan.task_rules:
             g.task_faults = TaskFaults(book, ns, plan.task_rules, plan.batch)
         rule = plan.outcome
