@@ -1,15 +1,19 @@
-"""`suno-mock serve` under hostile clients (issue 13): stalled uploads, hanging faults.
-Real subprocesses on 127.0.0.1; every wait is bounded."""
+"""`suno-mock serve` under hostile clients (issue 13): stalled uploads, hanging faults, workers
+that die in a row. Real subprocesses on 127.0.0.1; every wait is bounded."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests._servers import SunoMock
 
@@ -170,6 +174,57 @@ def test_past_the_per_namespace_budget_a_hang_closes_at_once(tmp_path: Path) -> 
             _answered(server.base, ns="greedy")  # it still gets normal answers
             assert httpx.delete(f"{server.base}/__mock/faults").status_code == 200
         assert "too many stalled answers" in server.output()
+
+
+# --- item 2: workers that die soon after their start are replaced -------------------------------
+
+
+def _kill_and_wait_for_replacement(server: SunoMock, seconds: float = 20.0) -> int:
+    """SIGKILL the newest worker; the pid of the one that replaces it."""
+    before = set(server.workers())
+    victim = max(before)
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.proc is not None and server.proc.poll() is None, server.output()
+        new = set(server.workers()) - before
+        if new and victim not in server.workers():
+            return new.pop()
+        time.sleep(0.05)
+    raise AssertionError(f"no replacement for worker {victim}:\n{server.output()}")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_a_worker_killed_again_soon_after_its_respawn_is_replaced_again(tmp_path: Path) -> None:
+    args = ["--workers", "2", "--store", f"sqlite://{tmp_path / 'x.db'}"]
+    with SunoMock(args, log=tmp_path / "out.log") as server:
+        born = time.monotonic()
+        _kill_and_wait_for_replacement(server)
+        for _ in range(2):  # each time within granian's 5.5 s "crash loop" window
+            _kill_and_wait_for_replacement(server)
+        assert time.monotonic() - born < 20
+        _answered(server.base)
+        assert len(server.workers()) == 2
+        assert server.stop() == 0
+    assert "crash loop" not in server.output()
+
+
+def test_the_respawn_policy() -> None:
+    from mock_server.server.supervisor import CRASH_LOOP_LIMIT, backoff, supervisor_class
+
+    assert [backoff(n) for n in range(7)] == [0, 0.5, 1, 2, 4, 8, 8]
+
+    class DeadWorker:
+        birth = time.monotonic()
+
+        def is_alive(self) -> bool:
+            return False
+
+    supervisor = supervisor_class()("x:y", port=1)
+    supervisor.wrks = [DeadWorker()]
+    supervisor.quick_deaths[0] = CRASH_LOOP_LIMIT - 1
+    assert supervisor._may_respawn([0]) is False  # the limit-th quick death in a row: stop
+    assert supervisor.interrupt_signal and supervisor.interrupt_children == [0]
 
 
 def test_granian_still_has_the_wrapper_the_dispatch_replaces() -> None:

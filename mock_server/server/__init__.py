@@ -4,7 +4,7 @@ Why granian and not gunicorn: measured on 2 cores (README, "Run the fake as a se
 serves the fake's own fetch route about 1.5x faster than gunicorn's sync workers and 2x faster
 than gthread, and fixed bytes about 3x faster. Each worker builds its own app after the fork,
 so store connections never cross a process boundary; the parent only checks the
-configuration and then supervises (respawning a worker that dies). In each
+configuration and then supervises (``supervisor``: respawning a worker that dies). In each
 worker, ``dispatch`` hands requests to the app so that slow clients and faults cost
 connections, never request threads.
 """
@@ -22,6 +22,7 @@ from flask import Flask
 from mock_server.core.config import Config
 from mock_server.server import dispatch
 from mock_server.server.dispatch import BODY_TIMEOUT
+from mock_server.server.supervisor import supervisor_class
 from mock_server.web.app import create_app
 
 __all__ = ["BACKPRESSURE", "BODY_TIMEOUT", "serve", "worker_app"]
@@ -64,7 +65,8 @@ def serve(
     arriving, or whose answer a fault delays or stalls, waits outside that budget; a body
     without progress for ``body_timeout`` seconds is answered 408 and its connection closed.
     A worker that has not finished its in-flight requests ``graceful_timeout`` seconds after
-    SIGTERM is killed. A worker that dies is replaced.
+    SIGTERM is killed. A worker that dies is replaced (``supervisor``: at once, or after a
+    growing pause if it keeps dying within seconds of its start).
     """
     from granian.constants import HTTPModes, Interfaces
     from granian.log import LogLevels
@@ -72,9 +74,7 @@ def serve(
     # Fail before listening, in the parent: bad fixtures, bad profile, unusable store path.
     create_app(config).extensions["suno_mock"].store.close()
 
-    from granian.server import Server
-
-    server = Server(
+    server = supervisor_class()(
         "mock_server.server:worker_app",  # a label only: workers use the loader below
         address=host,
         port=port,
