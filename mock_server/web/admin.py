@@ -14,6 +14,7 @@ from mock_server.errors import FixtureError
 from mock_server.service.mock_service import MockService
 from mock_server.wire import gojson
 from mock_server.wire.envelopes import JSON_UTF8, task_error
+from mock_server.wire.gobind import OWN_MAX_DEPTH, BindError, decode
 from mock_server.wire.request import namespace_of
 
 __all__ = ["ADMIN_TOKEN_HEADER", "admin_blueprint"]
@@ -33,7 +34,14 @@ def _is_loopback(address: str | None) -> bool:
 
 
 def _body() -> dict[str, Any]:
-    raw = request.get_json(force=True, silent=True) if request.get_data() else {}
+    data = request.get_data()
+    try:
+        raw = decode(data, OWN_MAX_DEPTH, whole=True) if data else {}
+    except BindError as exc:
+        if "exceeded max depth" in str(exc):
+            too_deep = f"admin request body nests deeper than {OWN_MAX_DEPTH} levels"
+            raise task_error(400, "invalid_request", too_deep) from None
+        raw = None
     if not isinstance(raw, dict):
         raise task_error(400, "invalid_request", "admin request body must be a JSON object")
     return raw

@@ -1,0 +1,160 @@
+"""Hostile JSON that an attack found (issue 13): deep nesting, lone surrogates, numbers float64
+cannot hold. Each answer is the gateway's (Go's), never a 500 or a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from mock_server import Config, create_app
+from mock_server.wire.gobind import GO_MAX_DEPTH, OWN_MAX_DEPTH
+from tests._servers import redis_server
+
+KEY = {"Authorization": "Bearer sk-hostile"}
+SUNO_MOCK_CLI = [sys.executable, "-m", "mock_server.cli"]
+
+
+def nested(depth: int, inner: bytes = b"") -> bytes:
+    """``depth`` arrays, one inside the other."""
+    return b"[" * depth + inner + b"]" * depth
+
+
+@pytest.fixture
+def client():  # type: ignore[no-untyped-def]
+    return create_app(Config(clock="manual")).test_client()
+
+
+# --- item 7: nesting depth -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [989, 2000, GO_MAX_DEPTH - 1])
+def test_deep_but_valid_json_is_answered_as_go_answers_it(client, depth):
+    fetch = client.post("/suno/fetch", data=b'{"ids":' + nested(depth) + b"}", headers=KEY)
+    assert fetch.status_code == 200, fetch.data[:200]
+    assert fetch.get_json() == {"code": "success", "message": "", "data": None}  # no id matched
+    submit = client.post(
+        "/suno/submit/music",
+        data=b'{"prompt":"x","extra":' + nested(depth) + b"}",
+        headers=KEY,
+        content_type="application/json",
+    )
+    assert submit.status_code == 200, submit.data[:200]
+
+
+@pytest.mark.parametrize("route", ["/suno/fetch", "/suno/submit/music"])
+def test_past_go_s_depth_limit_is_a_400_with_go_s_message(client, route):
+    body = b'{"prompt":"x","ids":' + nested(GO_MAX_DEPTH) + b"}"  # 10,001 levels with the object
+    r = client.post(route, data=body, headers=KEY, content_type="application/json")
+    assert r.status_code == 400
+    assert r.get_json(force=True) == {
+        "code": "invalid_request",
+        "message": "invalid character '[' exceeded max depth",
+        "data": None,
+    }
+
+
+ADMIN_POSTS = ["/__mock/tasks", "/__mock/clock/advance", "/__mock/clock/set",
+               "/__mock/tasks/x/step", "/__mock/faults"]
+
+
+@pytest.mark.parametrize("path", ADMIN_POSTS)
+@pytest.mark.parametrize("depth", [OWN_MAX_DEPTH + 1, 984, 20_000])
+def test_deep_admin_bodies_are_a_400(client, path, depth):
+    r = client.post(path, data=b'{"x":' + nested(depth - 1) + b"}")
+    assert r.status_code == 400, r.data[:300]
+    assert "deeper than 64 levels" in r.get_json()["message"]
+
+
+@pytest.mark.parametrize("header", [
+    '{"fault":"status","status":500,"message":' + "[" * 3000 + "}",
+    "status=" + "[" * 3000,
+    '{"fault":"status","status":503,"x":' + "[" * 70 + "]" * 70 + "}",
+])
+def test_a_deep_fault_header_is_a_400(client, header):
+    r = client.post("/suno/fetch", json={"ids": []}, headers={**KEY, "X-Mock-Fault": header})
+    assert r.status_code == 400
+    assert r.get_json()["message"].startswith("X-Mock-Fault: ")
+
+
+# --- item 8: lone surrogates ---------------------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store_url(request, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    if request.param == "memory":
+        yield "memory://"
+    elif request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'x.db'}"
+    else:
+        with redis_server() as redis:
+            yield redis.url()
+
+
+@pytest.mark.parametrize("escape", [b"\\ud800", b"\\udfff", b"\\ud83d\\u0041", b"x\\ud800\\ud800y"])
+def test_a_lone_surrogate_becomes_u_fffd_as_go_decodes_it(store_url, escape):
+    app = create_app(Config(clock="manual", store=store_url))
+    client = app.test_client()
+    r = client.post("/suno/submit/lyrics", data=b'{"prompt":"' + escape + b'"}', headers=KEY,
+                    content_type="application/json")
+    assert r.status_code == 200, r.data
+    task = client.get(f"/suno/fetch/{r.get_json()['data']}", headers=KEY)
+    assert task.status_code == 200, task.data
+    lyrics = task.get_json()["data"]["data"]["text"]  # "[Verse]\n<prompt>\n..."
+    expected = escape.decode().replace("\\ud83d", "\ufffd").replace("\\u0041", "A")
+    expected = expected.replace("\\ud800", "\ufffd").replace("\\udfff", "\ufffd")
+    assert f"\n{expected}\n" in lyrics
+    app.extensions["suno_mock"].store.close()
+
+
+def test_a_valid_surrogate_pair_is_kept(client):
+    r = client.post("/suno/submit/lyrics", data=b'{"prompt":"\\ud83d\\ude00"}', headers=KEY,
+                    content_type="application/json")
+    task = client.get(f"/suno/fetch/{r.get_json()['data']}", headers=KEY).get_json()["data"]
+    assert "\n\U0001f600\n" in task["data"]["text"]
+
+
+def test_lone_surrogates_in_admin_and_fault_bodies(client):
+    created = client.post("/__mock/tasks", data=b'{"api_key":"sk-hostile","request":'
+                          b'{"prompt":"\\udc00"}}')
+    assert created.status_code == 201, created.data
+    rule = client.post("/__mock/faults", data=b'{"fault":"status","status":500,'
+                       b'"message":"\\ud800","description":"\\udbff"}')
+    assert rule.status_code == 201, rule.data
+    assert client.get("/__mock/faults").status_code == 200
+    failed = client.post("/suno/fetch", json={"ids": []}, headers=KEY)
+    assert failed.status_code == 500, failed.data
+    assert json.loads(failed.data)["message"] == "\ufffd"
+    client.delete("/__mock/faults")
+    header = client.post("/suno/fetch", json={"ids": []}, headers={
+        **KEY, "X-Mock-Fault": '{"fault":"status","status":500,"message":"\\ud800!"}'})
+    assert header.status_code == 500, header.data
+    assert json.loads(header.data)["message"] == "\ufffd!"
+
+
+# --- item 15: numbers Go cannot hold -------------------------------------------------------------
+
+
+def test_an_over_long_number_gets_go_s_message(client):
+    digits = "1" * 5000
+    r = client.post("/suno/submit/music", data=f'{{"continue_at":{digits}}}', headers=KEY,
+                    content_type="application/json")
+    assert r.status_code == 400
+    assert r.get_json()["message"] == (
+        f"json: cannot unmarshal number {digits} into Go struct field "
+        "SunoSubmitReq.continue_at of type float64"
+    )
+    r = client.post("/suno/fetch", data=b'{"ids":["x",[1e400]]}', headers=KEY)
+    assert r.status_code == 400
+    assert r.get_json(force=True)["message"] == (
+        "json: cannot unmarshal number 1e400 into Go struct field .ids of type float64"
+    )
+
+
+def test_numbers_under_keys_go_skips_are_never_converted(client):
+    body = '{"prompt":"x","other":' + "9" * 5000 + ',"more":[1e999]}'
+    r = client.post("/suno/submit/music", data=body, headers=KEY, content_type="application/json")
+    assert r.status_code == 200, r.data
+
