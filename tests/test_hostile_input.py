@@ -1,5 +1,6 @@
-"""Hostile JSON that an attack found (issue 13): deep nesting, lone surrogates, numbers float64
-cannot hold. Each answer is the gateway's (Go's), never a 500 or a traceback."""
+"""Hostile input that an attack found (issue 13), and wire details it showed: deep nesting,
+lone surrogates, numbers float64 cannot hold, the gateway envelope's key order. Each answer is
+the gateway's (Go's), never a 500 or a traceback."""
 
 from __future__ import annotations
 
@@ -157,4 +158,21 @@ def test_numbers_under_keys_go_skips_are_never_converted(client):
     body = '{"prompt":"x","other":' + "9" * 5000 + ',"more":[1e999]}'
     r = client.post("/suno/submit/music", data=body, headers=KEY, content_type="application/json")
     assert r.status_code == 200, r.data
+
+
+# --- item 11: the gateway envelope's key order ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("profile", "prefix"), [
+    ("newapi-2026", b'{"error":{"code":"","message":"'),
+    ("elkapi", b'{"error":{"code":"","message":"'),
+])
+def test_gateway_errors_write_their_keys_sorted_as_a_go_map(profile, prefix):
+    client = create_app(Config(profile=profile, clock="manual")).test_client()
+    unauthorized = client.post("/suno/fetch", json={})
+    assert unauthorized.status_code == 401 and unauthorized.data.startswith(prefix)
+    assert unauthorized.data.endswith(b'","type":"new_api_error"}}')
+    no_channel = client.post("/suno/submit/video", json={}, headers=KEY)
+    assert no_channel.status_code == 503
+    assert no_channel.data.startswith(b'{"error":{"code":"model_not_found","message":"')
 
