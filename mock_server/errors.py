@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FixtureError", "MockError"]
+__all__ = ["BadNamespace", "FixtureError", "MockError"]
 
 
 class MockError(Exception):
@@ -11,3 +11,7 @@ class MockError(Exception):
 
 class FixtureError(MockError, ValueError):
     """A fixture file is unreadable or breaks its schema; the message names file and JSON path."""
+
+
+class BadNamespace(MockError, ValueError):
+    """The X-Mock-Namespace header is unusable (too long); answered 400 invalid_request."""

@@ -1,6 +1,6 @@
 """Hostile input that an attack found (issue 13), and wire details it showed: deep nesting,
-lone surrogates, numbers float64 cannot hold, the gateway envelope's key order. Each answer is
-the gateway's (Go's), never a 500 or a traceback."""
+lone surrogates, numbers float64 cannot hold, the gateway envelope's key order, over-long
+namespaces. Each answer is the gateway's (Go's) where it has one, never a 500 or a traceback."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from mock_server import Config, create_app
 from mock_server.wire.gobind import GO_MAX_DEPTH, OWN_MAX_DEPTH
+from mock_server.wire.request import NAMESPACE_LIMIT
 from tests._servers import redis_server
 
 KEY = {"Authorization": "Bearer sk-hostile"}
@@ -175,4 +176,36 @@ def test_gateway_errors_write_their_keys_sorted_as_a_go_map(profile, prefix):
     no_channel = client.post("/suno/submit/video", json={}, headers=KEY)
     assert no_channel.status_code == 503
     assert no_channel.data.startswith(b'{"error":{"code":"model_not_found","message":"')
+
+
+# --- item 12: over-long namespaces ---------------------------------------------------------------
+
+
+def test_an_over_long_namespace_is_refused_never_cut(client):
+    long_ns = "job-" + "x" * NAMESPACE_LIMIT
+    ok_ns = "n" * NAMESPACE_LIMIT
+    assert client.post("/suno/submit/music", json={"prompt": "a"},
+                       headers={**KEY, "X-Mock-Namespace": ok_ns}).status_code == 200
+    for method, path, body in [
+        ("POST", "/suno/submit/music", {"prompt": "a"}),
+        ("POST", "/suno/fetch", {"ids": ["x"]}),
+        ("GET", "/suno/fetch/x", None),
+        ("POST", "/__mock/reset", None),
+        ("GET", "/__mock/tasks", None),
+        ("GET", "/__mock/journal", None),
+        ("GET", "/__mock/clock", None),
+        ("POST", "/__mock/clock/advance", {"seconds": 1}),
+        ("GET", "/__mock/faults", None),
+    ]:
+        r = client.open(path, method=method, json=body,
+                        headers={**KEY, "X-Mock-Namespace": long_ns})
+        assert r.status_code == 400, (path, r.data)
+        assert r.get_json(force=True) == {
+            "code": "invalid_request",
+            "message": f"X-Mock-Namespace is {len(long_ns)} characters long; at most "
+                       f"{NAMESPACE_LIMIT} are allowed",
+            "data": None,
+        }, path
+    listed = client.get("/__mock/tasks", headers={"X-Mock-Namespace": ok_ns}).get_json()
+    assert len(listed) == 1  # nothing was added by the refused submit
 

@@ -12,6 +12,7 @@ from mock_server.core.actions import SUBMIT_FIELDS
 from mock_server.core.config import Config
 from mock_server.core.identity import owner_of
 from mock_server.core.ids import new_request_id
+from mock_server.errors import BadNamespace
 from mock_server.service.mock_service import MockService
 from mock_server.service.rendered import success_body
 from mock_server.stores.base import Store, StoreUnavailable
@@ -96,7 +97,10 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
         response.headers["X-Oneapi-Request-Id"] = seen.get("request_id") or new_request_id()
         path = request.path
         if path.startswith("/suno/"):
-            ns = namespace_of(request.environ)
+            try:
+                ns = namespace_of(request.environ)
+            except BadNamespace:
+                return response  # answered 400; no namespace to journal it in
             try:
                 service.store.journal_append(
                     ns,
@@ -119,6 +123,11 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     @app.errorhandler(WireError)
     def _wire_error(error: WireError) -> Response:
         return _respond(error.status, error.body, error.content_type)
+
+    @app.errorhandler(BadNamespace)
+    def _bad_namespace(error: BadNamespace) -> Response:
+        wire = task_error(400, "invalid_request", str(error))
+        return _respond(wire.status, wire.body, wire.content_type)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_error: RequestEntityTooLarge) -> Response:

@@ -24,6 +24,7 @@ from mock_server.core.config import Config
 from mock_server.core.identity import owner_of
 from mock_server.core.ids import new_request_id
 from mock_server.core.record import TaskRecord
+from mock_server.errors import BadNamespace
 from mock_server.service.mock_service import MockService
 from mock_server.service.rendered import success_body
 from mock_server.stores.base import Settings, SettingsChanged, StoreUnavailable
@@ -114,7 +115,10 @@ class HotPath:
             return self.flask_wsgi(environ, start_response)
         if "HTTP_X_MOCK_FAULT" in environ:
             return self.flask_wsgi(environ, start_response)
-        ns = namespace_of(environ)
+        try:
+            ns = namespace_of(environ)
+        except BadNamespace:  # the Flask app answers it (400)
+            return self.flask_wsgi(environ, start_response)
         request_id = new_request_id(self.profile.request_id_style)
         seen: dict[str, Any] = {"request_id": request_id}  # what the Flask route puts in g
         try:

@@ -15,7 +15,7 @@ from mock_server.core.config import Config
 from mock_server.service.mock_service import MockService
 from mock_server.stores.base import StoreUnavailable
 from mock_server.wire.envelopes import JSON_UTF8, WireError, gateway_error, task_error
-from mock_server.wire.request import namespace_of
+from mock_server.wire.request import namespace_for_log
 
 __all__ = ["DB_ERROR_MESSAGE", "ops_blueprint"]
 
@@ -98,7 +98,7 @@ def ops_blueprint(service: MockService, config: Config) -> Blueprint:
                         "status": response.status_code,
                         "ms": round((time.perf_counter() - g.get("access_t0", 0.0)) * 1000, 3),
                         "bytes": response.calculate_content_length(),
-                        "namespace": namespace_of(request.environ),
+                        "namespace": namespace_for_log(request.environ),
                         "owner": g.get("owner"),
                         "request_id": g.get("request_id"),
                         "remote": request.remote_addr,
