@@ -1,16 +1,21 @@
 """Hostile input that an attack found (issue 13), and wire details it showed: deep nesting,
 lone surrogates, numbers float64 cannot hold, the gateway envelope's key order, over-long
-namespaces. Each answer is the gateway's (Go's) where it has one, never a 500 or a traceback."""
+namespaces, format specs in scenarios. Each answer is the gateway's (Go's) where it has one,
+never a 500 or a traceback."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from mock_server import Config, create_app
+from mock_server.contract.resources import fixtures_dir
+from mock_server.errors import FixtureError
 from mock_server.wire.gobind import GO_MAX_DEPTH, OWN_MAX_DEPTH
 from mock_server.wire.request import NAMESPACE_LIMIT
 from tests._servers import redis_server
@@ -208,4 +213,36 @@ def test_an_over_long_namespace_is_refused_never_cut(client):
         }, path
     listed = client.get("/__mock/tasks", headers={"X-Mock-Namespace": ok_ns}).get_json()
     assert len(listed) == 1  # nothing was added by the refused submit
+
+
+# --- item 13: only plain placeholders ------------------------------------------------------------
+
+
+def _scenario_with(tmp_path: Path, clip: dict) -> Path:  # type: ignore[type-arg]
+    raw = json.loads((fixtures_dir() / "scenarios" / "music_success.json").read_text())
+    raw["name"] = "hostile"
+    raw["steps"][-1]["clip"] = clip
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+@pytest.mark.parametrize("template", ["{title:d}", "{title:>300000000}", "{title!r}",
+                                      "{index:{index}}", "{title.upper}"])
+def test_format_specs_in_a_scenario_are_refused_at_load(tmp_path, template):
+    path = _scenario_with(tmp_path, {"title": f"x {template}"})
+    with pytest.raises(FixtureError) as info:
+        create_app(Config(fixtures=(str(tmp_path),)))
+    assert str(info.value).startswith(f"{path}: $.steps[")
+    assert ".clip.title: " in str(info.value)
+    result = subprocess.run([*SUNO_MOCK_CLI, "validate", str(path)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1 and ".clip.title: " in result.stdout
+
+
+def test_an_inline_scenario_with_a_format_spec_is_a_400(client):
+    raw = json.loads((fixtures_dir() / "scenarios" / "music_success.json").read_text())
+    raw["steps"][-1]["clip"] = {"title": "{title:>300000000}"}
+    r = client.post("/__mock/tasks", json={"api_key": "sk-hostile", "scenario": raw})
+    assert r.status_code == 400 and "format spec" in r.get_json()["message"]
 
