@@ -1,11 +1,12 @@
 """Hostile input that an attack found (issue 13), and wire details it showed: deep nesting,
 lone surrogates, numbers float64 cannot hold, the gateway envelope's key order, over-long
-namespaces, format specs in scenarios. Each answer is the gateway's (Go's) where it has one,
-never a 500 or a traceback."""
+namespaces, format specs in scenarios, fixture paths that are not files. Each answer is the
+gateway's (Go's) where it has one, never a 500 or a traceback."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from mock_server import Config, create_app
+from mock_server.contract.fixtures import MAX_FIXTURE_BYTES
 from mock_server.contract.resources import fixtures_dir
 from mock_server.errors import FixtureError
 from mock_server.wire.gobind import GO_MAX_DEPTH, OWN_MAX_DEPTH
@@ -245,4 +247,41 @@ def test_an_inline_scenario_with_a_format_spec_is_a_400(client):
     raw["steps"][-1]["clip"] = {"title": "{title:>300000000}"}
     r = client.post("/__mock/tasks", json={"api_key": "sk-hostile", "scenario": raw})
     assert r.status_code == 400 and "format spec" in r.get_json()["message"]
+
+
+# --- item 14: fixture paths that are not small regular files -------------------------------------
+
+
+@pytest.fixture
+def hostile_fixtures(tmp_path) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+    made = {}
+    fifo = tmp_path / "fifo" / "a.json"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    made["a FIFO, not a regular file"] = fifo.parent
+    zero = tmp_path / "zero" / "a.json"
+    zero.parent.mkdir()
+    zero.symlink_to("/dev/zero")
+    made["a character device, not a regular file"] = zero.parent
+    deep = tmp_path / "deep" / "a.json"
+    deep.parent.mkdir()
+    deep.write_bytes(nested(100_000))
+    made["nested deeper than 64 levels"] = deep.parent
+    big = tmp_path / "big" / "a.json"
+    big.parent.mkdir()
+    big.write_bytes(b'{"a":"' + b"x" * MAX_FIXTURE_BYTES + b'"}')
+    made["larger than 1 MiB"] = big.parent
+    return made
+
+
+def test_hostile_fixture_files_are_one_line_errors_naming_them(hostile_fixtures):
+    for message, directory in hostile_fixtures.items():
+        for command in (["validate", str(directory)],
+                        ["serve", "--port", "1", "--fixtures", str(directory)]):
+            result = subprocess.run([*SUNO_MOCK_CLI, *command], capture_output=True, text=True,
+                                    timeout=60)
+            out = (result.stdout + result.stderr).strip()
+            assert result.returncode in (1, 2), out
+            assert "Traceback" not in out and len(out.splitlines()) == 1, out
+            assert f"{directory / 'a.json'}: " in out and message in out, out
 
