@@ -1,12 +1,13 @@
 """Hostile input that an attack found (issue 13), and wire details it showed: deep nesting,
 lone surrogates, numbers float64 cannot hold, the gateway envelope's key order, over-long
-namespaces, format specs in scenarios, fixture paths that are not files. Each answer is the
-gateway's (Go's) where it has one, never a 500 or a traceback."""
+namespaces, format specs in scenarios, fixture paths that are not files, IPv4-mapped
+loopback. Each answer is the gateway's (Go's) where it has one, never a 500 or a traceback."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from mock_server.contract.resources import fixtures_dir
 from mock_server.errors import FixtureError
 from mock_server.wire.gobind import GO_MAX_DEPTH, OWN_MAX_DEPTH
 from mock_server.wire.request import NAMESPACE_LIMIT
-from tests._servers import redis_server
+from tests._servers import SunoMock, redis_server
 
 KEY = {"Authorization": "Bearer sk-hostile"}
 SUNO_MOCK_CLI = [sys.executable, "-m", "mock_server.cli"]
@@ -284,4 +285,32 @@ def test_hostile_fixture_files_are_one_line_errors_naming_them(hostile_fixtures)
             assert result.returncode in (1, 2), out
             assert "Traceback" not in out and len(out.splitlines()) == 1, out
             assert f"{directory / 'a.json'}: " in out and message in out, out
+
+
+# --- item 15: IPv4-mapped loopback ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("remote", "status"), [("::ffff:127.0.0.1", 200), ("::ffff:10.0.0.1", 403),
+                                                ("::1", 200), ("10.0.0.1", 403)])
+def test_an_ipv4_mapped_loopback_client_is_loopback(client, remote, status):
+    assert client.get("/__mock/clock", environ_base={"REMOTE_ADDR": remote}).status_code == status
+
+
+def _ipv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6(), reason="no IPv6 on this machine")
+def test_with_host_dual_stack_an_ipv4_loopback_client_may_use_the_admin_api(tmp_path):
+    server = SunoMock(["--host", "::"], log=tmp_path / "out.log", with_host=False)
+    server.cmd += ["--port", str(server.port)]
+    with server:
+        import httpx
+
+        assert httpx.get(f"http://127.0.0.1:{server.port}/__mock/clock").status_code == 200
 

@@ -28,9 +28,12 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def _is_loopback(address: str | None) -> bool:
     try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
+        ip = ipaddress.ip_address(address or "")
     except ValueError:
         return False
+    # With --host ::, an IPv4 client on 127.0.0.1 arrives as ::ffff:127.0.0.1.
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def _body() -> dict[str, Any]:
