@@ -143,6 +143,13 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 < args.body_timeout <= 3600:
         print("suno-mock: --body-timeout must be > 0 and <= 3600 seconds", file=sys.stderr)
         return 2
+    if args.admin_token is not None and not args.admin_token.strip():
+        print(
+            "suno-mock: --admin-token (or SUNO_MOCK_ADMIN_TOKEN) is empty, which would open the "
+            "admin API to every client: set a secret, or unset it for loopback-only access",
+            file=sys.stderr,
+        )
+        return 2
     tmp: str | None = None
     try:
         store, tmp = _store_url(args)

@@ -1,7 +1,7 @@
-"""Hostile input that an attack found (issue 13), and wire details it showed: deep nesting,
-lone surrogates, numbers float64 cannot hold, the gateway envelope's key order, over-long
-namespaces, format specs in scenarios, fixture paths that are not files, IPv4-mapped
-loopback. Each answer is the gateway's (Go's) where it has one, never a 500 or a traceback."""
+"""Hostile input that an attack found (issue 13): deep JSON, lone surrogates, huge numbers,
+over-long namespaces, format specs in scenarios, fixture paths that are not files, an empty
+admin token, IPv4-mapped loopback. Each answer is the gateway's (Go's) where it has one, and
+never a 500 or a traceback."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from mock_server.contract.resources import fixtures_dir
 from mock_server.errors import FixtureError
 from mock_server.wire.gobind import GO_MAX_DEPTH, OWN_MAX_DEPTH
 from mock_server.wire.request import NAMESPACE_LIMIT
-from tests._servers import SunoMock, redis_server
+from tests._servers import SUNO_MOCK, SunoMock, redis_server
 
 KEY = {"Authorization": "Bearer sk-hostile"}
 SUNO_MOCK_CLI = [sys.executable, "-m", "mock_server.cli"]
@@ -314,3 +314,21 @@ def test_with_host_dual_stack_an_ipv4_loopback_client_may_use_the_admin_api(tmp_
 
         assert httpx.get(f"http://127.0.0.1:{server.port}/__mock/clock").status_code == 200
 
+
+# --- item 16: an empty admin token ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "env"), [(["--admin-token", ""], {}),
+                                           (["--admin-token", "  "], {}),
+                                           ([], {"SUNO_MOCK_ADMIN_TOKEN": ""})])
+def test_an_empty_admin_token_refuses_to_start(args, env):
+    result = subprocess.run([*SUNO_MOCK, "--port", "1", *args], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, **env})
+    assert result.returncode == 2
+    assert "admin-token" in result.stderr and "every client" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_refuses_an_empty_admin_token():
+    with pytest.raises(ValueError, match="every client"):
+        Config(admin_token="")

@@ -32,3 +32,9 @@ class Config:
             raise ValueError(f"clock must be 'wall' or 'manual', not {self.clock!r}")
         if self.speed <= 0:
             raise ValueError(f"speed must be positive, not {self.speed!r}")
+        if self.admin_token is not None and not self.admin_token.strip():
+            # The guard compares the header with the token: "" would let every client in.
+            raise ValueError(
+                "the admin token is empty, which would open the admin API to every client: "
+                "set a secret, or leave it unset for loopback-only access"
+            )
