@@ -9,8 +9,10 @@ of granian's WSGI wrapper):
 - The thread reads the body to the end *before* the app runs. A body without progress for
   ``body_timeout`` seconds is answered 408 and its connection closed (``Watchdog``); while more
   than ``SPARE_READS`` bodies are being read at once, a body stalled for ``CROWDED_GRACE``
-  seconds is. granian has ``threads + SPARE_READS + 2`` threads: a stalled upload holds a
-  thread, never a request slot, and stalled uploads cannot hold them all for long.
+  seconds is, and while ``FULL_READS`` are, one stalled for ``FULL_GRACE``. granian has
+  ``threads + SPARE_READS + 2`` threads: a stalled upload holds a thread, never a request
+  slot, and stalled uploads cannot hold them all for long (a flood of them still delays the
+  rest: requests wait in granian's queue behind them, about 60 ms per round of threads).
 - At most ``threads`` requests run app code at once. A thread that finds every slot taken queues
   its request and goes back to granian; a thread holding a slot runs the queue until it is
   empty. No thread waits for a slot, so granian's threads stay few and busy, as with its own
@@ -43,6 +45,8 @@ from mock_server.wire.request import NAMESPACE_HEADER, environ_key
 __all__ = [
     "BODY_TIMEOUT",
     "CROWDED_GRACE",
+    "FULL_GRACE",
+    "FULL_READS",
     "SPARE_READS",
     "STREAMS_PER_NAMESPACE",
     "STREAMS_PER_WORKER",
@@ -56,6 +60,8 @@ log = logging.getLogger("mock_server")
 BODY_TIMEOUT = 10.0  # seconds without progress on a request body before its 408
 SPARE_READS = 4  # bodies read at once (beyond the slots) before slow ones are cut short
 CROWDED_GRACE = 0.5  # seconds a body may stall while more than SPARE_READS are being read
+FULL_READS = 2 * SPARE_READS  # bodies read at once that leave granian (nearly) no thread ...
+FULL_GRACE = 0.05  # ... and how long one may stall then
 STREAMS_PER_WORKER = 256  # broken-transport answers being sent at once, per worker
 STREAMS_PER_NAMESPACE = 64  # ... of which one namespace may have
 _BODY_CHUNK = 64 * 1024  # a body is read in pieces of this size; each one resets the timeout
@@ -133,9 +139,10 @@ class _Upload:
 class Watchdog:
     """Answers 408 for bodies that stopped arriving, which closes their connections.
 
-    A body may make no progress for ``timeout`` seconds; while more than ``spare`` bodies are
-    being read at once (each holds one of granian's few threads), for ``grace`` seconds only,
-    so that stalled clients cannot hold every thread.
+    A body may make no progress for ``timeout`` seconds. Each body being read holds one of
+    granian's few threads, so stalled clients must not keep them: while more than ``spare``
+    bodies are being read at once, a body may stall for ``grace`` seconds; while ``full`` or
+    more are, for ``full_grace`` seconds.
 
     The reading thread stays blocked inside granian until its connection goes away, so the
     answer goes from here: a 408 streamed one byte short of its Content-Length, which makes
@@ -144,13 +151,19 @@ class Watchdog:
     """
 
     def __init__(
-        self, timeout: float, spare: int = SPARE_READS, grace: float = CROWDED_GRACE
+        self,
+        timeout: float,
+        spare: int = SPARE_READS,
+        grace: float = CROWDED_GRACE,
+        full: int = FULL_READS,
+        full_grace: float = FULL_GRACE,
     ) -> None:
         self.timeout = timeout
-        self.spare = spare
-        self.grace = min(grace, timeout)
+        self.spare, self.grace = spare, min(grace, timeout)
+        self.full, self.full_grace = full, min(full_grace, timeout)
         self._uploads: set[_Upload] = set()
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
 
     def start(self, proto: Any) -> _Upload:
@@ -162,6 +175,8 @@ class Watchdog:
                     target=self._watch, name="suno-mock-body-watchdog", daemon=True
                 )
                 self._thread.start()
+            if len(self._uploads) == self.full:
+                self._wake.notify()  # look more often from now on
         return upload
 
     @staticmethod
@@ -174,12 +189,19 @@ class Watchdog:
             self._uploads.discard(upload)
             return not upload.timed_out
 
+    def allowed(self, reading: int) -> float:
+        """How long a body may stall while ``reading`` bodies are being read."""
+        if reading >= self.full:
+            return self.full_grace
+        return self.grace if reading > self.spare else self.timeout
+
     def _watch(self) -> None:
         while True:
-            time.sleep(_WATCH_EVERY)
-            now = time.monotonic()
             with self._lock:
-                allowed = self.grace if len(self._uploads) > self.spare else self.timeout
+                crowded = len(self._uploads) >= self.full
+                self._wake.wait(self.full_grace / 2 if crowded else _WATCH_EVERY)
+                now = time.monotonic()
+                allowed = self.allowed(len(self._uploads))
                 overdue = [u for u in self._uploads if now - u.since >= allowed]
                 for upload in overdue:
                     upload.timed_out = True
