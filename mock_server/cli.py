@@ -125,6 +125,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="on SIGTERM, how long in-flight requests may take before workers are killed",
     )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=float(_env("BODY_TIMEOUT", "10")),
+        metavar="SECONDS",
+        help="a request body that makes no progress this long (per 64 KiB) is answered 408 "
+        "and its connection closed",
+    )
 
     validate = sub.add_parser(
         "validate", help="check fixture files against schemas/ without serving"
@@ -190,6 +198,16 @@ def _serve(args: argparse.Namespace) -> int:
             "suno-mock: --workers, --threads and --graceful-timeout must be >= 1", file=sys.stderr
         )
         return 2
+    if not 0 < args.body_timeout <= 3600:
+        print("suno-mock: --body-timeout must be > 0 and <= 3600 seconds", file=sys.stderr)
+        return 2
+    if args.admin_token is not None and not args.admin_token.strip():
+        print(
+            "suno-mock: --admin-token (or SUNO_MOCK_ADMIN_TOKEN) is empty, which would open the "
+            "admin API to every client: set a secret, or unset it for loopback-only access",
+            file=sys.stderr,
+        )
+        return 2
     tmp: str | None = None
     try:
         store, tmp = _store_url(args)
@@ -216,6 +234,7 @@ def _serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             threads=args.threads,
             graceful_timeout=args.graceful_timeout,
+            body_timeout=args.body_timeout,
             announce=lambda line: print(
                 f"{line} ({workers}, store {redacted(store)})", file=sys.stderr, flush=True
             ),

@@ -6,6 +6,7 @@ Messages are meant for the person at the other end: they never carry stray quote
 from __future__ import annotations
 
 __all__ = [
+    "BadNamespace",
     "BindError",
     "ConfigError",
     "FaultError",
@@ -80,3 +81,7 @@ class StoreUnavailable(StoreError):
 
 class SettingsChanged(StoreError):
     """A namespace's clock or fault rules changed since the caller read them: nothing was done."""
+
+
+class BadNamespace(InvalidInput):
+    """The X-Mock-Namespace header is unusable (too long); answered 400 invalid_request."""

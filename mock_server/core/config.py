@@ -53,3 +53,9 @@ class Config:
         ):
             raise ConfigError(f"media base URL must start with http:// or https://, not "
                               f"{self.media_base_url!r}")
+        if self.admin_token is not None and not self.admin_token.strip():
+            # The guard compares the header with the token: "" would let every client in.
+            raise ConfigError(
+                "the admin token is empty, which would open the admin API to every client: "
+                "set a secret, or leave it unset for loopback-only access"
+            )

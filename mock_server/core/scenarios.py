@@ -74,21 +74,36 @@ class Scenario:
         )
 
 
-def _placeholders(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
+def _template_problems(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(JSON path, problem) for each template string in ``value`` that render could not fill
+    safely: only plain placeholders of PLACEHOLDERS (``{title}``), no conversion (``{title!r}``)
+    and no format spec (``{title:d}`` fails at render, ``{title:>300000000}`` answers 300 MB)."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _template_problems(child, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            yield from _template_problems(child, f"{path}[{i}]")
+    elif isinstance(value, str):
         try:
             parsed = list(string.Formatter().parse(value))
         except ValueError as exc:
-            raise ValueError(f"bad template string {value!r}: {exc}") from None
-        for _, field, _, _ in parsed:
-            if field is not None:
-                yield field
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _placeholders(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _placeholders(v)
+            yield path, f"bad template string {value!r}: {exc}"
+            return
+        for _, field, spec, conversion in parsed:
+            if field is None:
+                continue
+            if field not in PLACEHOLDERS:
+                yield path, (
+                    f"unknown placeholder {{{field}}}; known: {', '.join(sorted(PLACEHOLDERS))}"
+                )
+            elif conversion is not None or spec:
+                shown = f"{field}!{conversion}" if conversion else field
+                shown += f":{spec}" if spec else ""
+                yield path, (
+                    f"placeholder {{{shown}}} has a conversion or format spec; only plain "
+                    f"placeholders such as {{{field}}} are allowed"
+                )
 
 
 def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<inline>") -> Scenario:
@@ -121,15 +136,8 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<inline>") -> S
             noun = "clip" if data == "clips" else data
             raise fail(f"{where}.data", f"{noun} data belongs to a {' or '.join(owners)} scenario")
         for key in ("clip", "clips", "lyrics", "fail_reason"):
-            try:
-                unknown = set(_placeholders(s.get(key))) - PLACEHOLDERS
-            except ValueError as exc:
-                raise fail(f"{where}.{key}", str(exc)) from None
-            if unknown:
-                raise fail(
-                    f"{where}.{key}",
-                    f"unknown placeholder(s) {sorted(unknown)}; known: {sorted(PLACEHOLDERS)}",
-                )
+            for path, problem in _template_problems(s.get(key), f"{where}.{key}"):
+                raise fail(path, problem)
         if s["status"] == "FAILURE" and not s.get("fail_reason"):
             raise fail(where, "a FAILURE step needs a fail_reason")
         seen.add(s["name"])
@@ -148,12 +156,9 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<inline>") -> S
                 lyrics=s.get("lyrics", {}),
             )
         )
-    try:
-        unknown = set(_placeholders(raw.get("template", {}).get("lyrics_text"))) - PLACEHOLDERS
-    except ValueError as exc:
-        raise fail("$.template.lyrics_text", str(exc)) from None
-    if unknown:
-        raise fail("$.template.lyrics_text", f"unknown placeholder(s) {sorted(unknown)}")
+    lyrics_text = raw.get("template", {}).get("lyrics_text")
+    for path, problem in _template_problems(lyrics_text, "$.template.lyrics_text"):
+        raise fail(path, problem)
     return Scenario(
         name=raw["name"],
         action=raw["action"],

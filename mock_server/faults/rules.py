@@ -11,7 +11,6 @@ rule's seed and the number of requests the rule has matched, so a run repeats ex
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +23,8 @@ from mock_server.contract.fixtures import read_json
 from mock_server.contract.resources import fixtures_dir
 from mock_server.contract.validation import validate
 from mock_server.core.identity import owner_of
-from mock_server.errors import FaultError, FixtureError
+from mock_server.errors import BindError, FaultError, FixtureError
+from mock_server.wire.gobind import OWN_MAX_DEPTH, decode
 
 __all__ = [
     "KINDS",
@@ -264,10 +264,20 @@ def parse_rules(payload: Any) -> list[Rule]:
     return [_build(r) for r in rules]
 
 
+def _json(text: str) -> Any:
+    """A header's JSON, decoded as the gateway's decoder would (lone surrogates become U+FFFD)
+    and no deeper than our own JSON may nest."""
+    try:
+        raw = text.encode("latin-1")  # a header's bytes, as WSGI hands them over
+    except UnicodeEncodeError:  # text that never was bytes (in-process callers)
+        raw = text.encode("utf-8", errors="surrogatepass")
+    return decode(raw, OWN_MAX_DEPTH, whole=True)
+
+
 def _header_value(text: str) -> Any:
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return _json(text)
+    except BindError:
         return text
 
 
@@ -281,8 +291,8 @@ def parse_header(value: str) -> Rule:
     raw: Any
     if text.startswith("{"):
         try:
-            raw = json.loads(text)
-        except (ValueError, RecursionError) as exc:
+            raw = _json(text)
+        except BindError as exc:
             raise FaultError(f"$: not JSON: {exc}") from None
     else:
         raw = {}
@@ -561,6 +571,11 @@ class FaultBook:
         with self._release:
             self._generation += 1
             self._release.notify_all()
+
+    def cut_short(self) -> Callable[[], bool]:
+        """A test of whether a clear or remove has happened since this call."""
+        start = self._generation
+        return lambda: self._generation != start
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True if cut short by a clear or remove."""

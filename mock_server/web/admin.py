@@ -18,6 +18,7 @@ from mock_server.service.seeding import add_task, apply_seed, new_task
 from mock_server.web.error_tables import ADMIN, envelope
 from mock_server.wire import gojson
 from mock_server.wire.envelopes import JSON_UTF8, task_error
+from mock_server.wire.gobind import OWN_MAX_DEPTH, BindError, decode
 from mock_server.wire.request import namespace_of
 
 __all__ = ["ADMIN_TOKEN_HEADER", "AdminOps", "admin_blueprint", "admin_guard"]
@@ -31,9 +32,12 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def _is_loopback(address: str | None) -> bool:
     try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
+        ip = ipaddress.ip_address(address or "")
     except ValueError:
         return False
+    # With --host ::, an IPv4 client on 127.0.0.1 arrives as ::ffff:127.0.0.1.
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 @cache
@@ -44,7 +48,14 @@ def _fields(kind: str) -> frozenset[str]:
 
 def _body(kind: str) -> dict[str, Any]:
     """The request's JSON object, refused (400) if it has a field ``kind`` does not know."""
-    raw = request.get_json(force=True, silent=True) if request.get_data() else {}
+    data = request.get_data()
+    try:
+        raw = decode(data, OWN_MAX_DEPTH, whole=True) if data else {}
+    except BindError as exc:
+        if "exceeded max depth" in str(exc):
+            too_deep = f"admin request body nests deeper than {OWN_MAX_DEPTH} levels"
+            raise task_error(400, "invalid_request", too_deep) from None
+        raw = None
     if not isinstance(raw, dict):
         raise task_error(400, "invalid_request", "admin request body must be a JSON object")
     unknown = sorted(set(raw) - _fields(kind))

@@ -9,6 +9,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from mock_server.core.config import Config
+from mock_server.core.ids import new_request_id
 from mock_server.errors import MockError
 from mock_server.service import pipeline
 from mock_server.service.mock_service import MockService
@@ -58,7 +59,12 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        call: Call = g.get("call") or new_call()
+        call: Call | None = g.get("call")
+        if call is None:  # begin refused the request (a bad namespace): nothing to journal
+            response.headers["X-Oneapi-Request-Id"] = new_request_id(
+                service.profile.request_id_style
+            )
+            return response
         response.headers["X-Oneapi-Request-Id"] = call.request_id
         if request.path.startswith("/suno/"):
             # 0: dropped (a fault); ``faults``: the ids of the fault rules that hit it.

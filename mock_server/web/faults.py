@@ -8,7 +8,6 @@ a truncated, stalled or non-JSON answer. How a connection is broken depends on t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +18,10 @@ from mock_server.errors import FaultError
 from mock_server.faults.responses import FaultResponse, not_json_response, status_response
 from mock_server.faults.rules import FaultRequest, Rule, parse_header
 from mock_server.faults.tasks import TaskFaults
-from mock_server.faults.transport import ConnectionDropped, Wire
+from mock_server.faults.transport import ConnectionDropped, Wire, hold_answer
 from mock_server.wire import gojson
 from mock_server.wire.envelopes import JSON_UTF8, task_error
+from mock_server.wire.gobind import OWN_MAX_DEPTH, BindError, decode
 from mock_server.wire.request import FAULT_HEADER, api_key_of, namespace_of
 
 if TYPE_CHECKING:
@@ -46,8 +46,8 @@ def _task_ids() -> tuple[str, ...]:
     if request.endpoint != "fetch":
         return ()
     try:
-        body = json.loads(request.get_data())
-    except (ValueError, RecursionError):
+        body = decode(request.get_data())
+    except BindError:
         return ()
     ids = body.get("ids") if isinstance(body, dict) else None
     return tuple(i for i in ids if isinstance(i, str)) if isinstance(ids, list) else ()
@@ -80,7 +80,8 @@ def install_faults(app: Flask, service: MockService) -> None:
             return None
         g.fault_plan = plan
         if plan.latency > 0:
-            book.wait(plan.latency)
+            # On suno-mock serve no thread sleeps for it: the answer is held back instead.
+            hold_answer(request.environ, plan.latency, book.wait, book.cut_short())
         if plan.batch or plan.task_rules:
             g.task_faults = TaskFaults(book, ns, plan.task_rules, plan.batch)
         rule = plan.outcome
@@ -153,9 +154,14 @@ def fault_admin_routes(bp: Blueprint, service: MockService, ns: Callable[[], str
     def add_faults() -> Response:
         raw = request.get_data()
         try:
-            payload = json.loads(raw) if raw.strip() else None
-        except (ValueError, RecursionError):
-            raise task_error(400, "invalid_request", "invalid fault: $: body is not JSON") from None
+            payload = decode(raw, OWN_MAX_DEPTH, whole=True) if raw.strip() else None
+        except BindError as exc:
+            problem = (
+                f"nested deeper than {OWN_MAX_DEPTH} levels"
+                if "exceeded max depth" in str(exc)
+                else "body is not JSON"
+            )
+            raise task_error(400, "invalid_request", f"invalid fault: $: {problem}") from None
         try:
             added = {r.id for r in book.add(payload, ns(), now=service.now(ns()))}
         except FaultError as exc:

@@ -29,12 +29,13 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from mock_server.core.cache import BoundedCache
 from mock_server.core.config import Config
-from mock_server.errors import SettingsChanged
+from mock_server.errors import BadNamespace, SettingsChanged
 from mock_server.service import pipeline
 from mock_server.service.mock_service import MockService
 from mock_server.service.pipeline import Answer, Call, Route, begin, finish, owner_of_key
 from mock_server.stores.base import Settings
 from mock_server.web.ops import write_access_line
+from mock_server.wire.request import namespace_of
 
 __all__ = ["HotPath", "app_hooks", "install_hot_path"]
 
@@ -121,6 +122,10 @@ class HotPath:
             return self.flask_wsgi(environ, start_response)
         route, param = _match(method, path)
         if route is None or "HTTP_X_MOCK_FAULT" in environ:
+            return self.flask_wsgi(environ, start_response)
+        try:
+            namespace_of(environ)
+        except BadNamespace:  # the Flask app answers it (400)
             return self.flask_wsgi(environ, start_response)
         if not (self.serving or (self.serving is None and self._check_hooks())):
             return self.flask_wsgi(environ, start_response)

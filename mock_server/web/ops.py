@@ -16,6 +16,7 @@ from mock_server.errors import StoreUnavailable
 from mock_server.service.mock_service import MockService
 from mock_server.service.pipeline import Call
 from mock_server.wire.envelopes import JSON_UTF8, WireError, gateway_error, task_error
+from mock_server.wire.request import namespace_for_log
 
 __all__ = ["DB_ERROR_MESSAGE", "install_access_log", "ops_blueprint", "write_access_line"]
 
@@ -83,8 +84,15 @@ def install_access_log(app: Flask) -> Callable[[Response], Response]:
 
     @app.after_request
     def _access_line(response: Response) -> Response:
+        call: Call | None = g.get("call")
+        if call is None:  # refused before it became a call: a namespace too long to use
+            line = {"method": request.method, "path": request.path,
+                    "status": response.status_code, "namespace": namespace_for_log(request.environ),
+                    "remote": request.remote_addr}
+            access_log.info(json.dumps(line, separators=(",", ":")))
+            return response
         write_access_line(
-            g.call, response.status_code, response.calculate_content_length(), request.remote_addr
+            call, response.status_code, response.calculate_content_length(), request.remote_addr
         )
         return response
 

@@ -38,8 +38,12 @@ def gateway_error(
     with_code: bool = True,
     kind: str = "new_api_error",
 ) -> WireError:
-    """The middleware's OpenAI-style envelope, message suffixed with the request id."""
-    error: dict[str, str] = {"message": f"{message} (request id: {request_id})", "type": kind}
-    if with_code:
-        error["code"] = code
+    """The middleware's OpenAI-style envelope, message suffixed with the request id.
+
+    The error object is a gin.H, a Go map: encoding/json writes its keys sorted (code,
+    message, type), as real 401 and 503 captures show.
+    """
+    error: dict[str, str] = {"code": code} if with_code else {}
+    error["message"] = f"{message} (request id: {request_id})"
+    error["type"] = kind
     return WireError(status, gojson.dumpb({"error": error}), JSON_UTF8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -13,10 +14,19 @@ _ESCAPES = str.maketrans(
 )
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def dumps(value: Any) -> str:
     """Encode ``value`` exactly as Go's ``json.Marshal`` would."""
     return _encoder.encode(value).translate(_ESCAPES)
 
 
 def dumpb(value: Any) -> bytes:
-    return dumps(value).encode("utf-8")
+    text = dumps(value)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (from anywhere but a request: those are cleaned when decoded) is
+        # invalid UTF-16; Go writes invalid UTF-8 in a string as U+FFFD.
+        return _SURROGATES.sub("\ufffd", text).encode("utf-8")

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mock_server.errors import BadNamespace
+
 __all__ = [
     "FAULT_HEADER",
     "FETCH_FIELDS",
     "FETCH_GO_TYPE",
     "NAMESPACE_HEADER",
+    "NAMESPACE_LIMIT",
     "SCENARIO_HEADER",
     "api_key_of",
     "environ_key",
     "mimetype_of",
+    "namespace_for_log",
     "namespace_of",
     "origin_of",
 ]
@@ -24,7 +28,9 @@ FAULT_HEADER = "X-Mock-Fault"
 # The batch fetch body, as new-api binds it: struct{IDs []any; Action string}.
 FETCH_FIELDS: dict[str, tuple[type, ...]] = {"ids": (list,), "action": (str,)}
 FETCH_GO_TYPE = 'struct { IDs []interface {} "json:\\"ids\\""; Action string "json:\\"action\\"" }'
-_NAMESPACE_LIMIT = 128
+# Namespaces name CI jobs; longer ones are refused, never cut (two names alike in their first
+# 128 characters would share tasks).
+NAMESPACE_LIMIT = 128
 
 
 def environ_key(header: str) -> str:
@@ -36,8 +42,23 @@ _NAMESPACE_ENVIRON = environ_key(NAMESPACE_HEADER)
 
 
 def namespace_of(environ: Mapping[str, Any]) -> str:
-    """The caller's namespace (X-Mock-Namespace), read straight from the WSGI environ."""
-    return str(environ.get(_NAMESPACE_ENVIRON, ""))[:_NAMESPACE_LIMIT]
+    """The caller's namespace (X-Mock-Namespace), read straight from the WSGI environ.
+
+    Raises BadNamespace (a 400 invalid_request) for one longer than NAMESPACE_LIMIT.
+    """
+    ns = str(environ.get(_NAMESPACE_ENVIRON, ""))
+    if len(ns) > NAMESPACE_LIMIT:
+        raise BadNamespace(
+            f"{NAMESPACE_HEADER} is {len(ns)} characters long; at most {NAMESPACE_LIMIT} "
+            "are allowed"
+        )
+    return ns
+
+
+def namespace_for_log(environ: Mapping[str, Any]) -> str:
+    """The namespace for a log line: as sent, an over-long one cut and marked with "…"."""
+    ns = str(environ.get(_NAMESPACE_ENVIRON, ""))
+    return ns if len(ns) <= NAMESPACE_LIMIT else ns[:NAMESPACE_LIMIT] + "…"
 
 
 def mimetype_of(content_type: str) -> str:
