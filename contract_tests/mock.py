@@ -9,10 +9,15 @@ real socket.
 from __future__ import annotations
 
 import dataclasses
+import os
+import ssl
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
+import trustme
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -50,6 +55,7 @@ class SunoMock:
         *,
         api_key: str = DEFAULT_API_KEY,
         scenario: str | None = None,
+        tls: bool = False,
         **config: Any,
     ) -> None:
         unknown = sorted(set(config) - _CONFIG_FIELDS)
@@ -75,6 +81,9 @@ class SunoMock:
         self._admin = httpx.Client(transport=transport, base_url=_BASE_URL)
         self.client = httpx.Client(transport=transport, base_url=_BASE_URL,
                                    headers={"Authorization": f"Bearer {api_key}"})
+        self.tls = tls
+        self._ca: trustme.CA | None = None
+        self._ca_file: Path | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -182,16 +191,44 @@ class SunoMock:
     # socket ------------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        """Base URL of this fake on a real loopback port (started on first use)."""
+        """Base URL of this fake on a real loopback port (started on first use); https with
+        ``tls=True``, its certificate from ``ca_file``."""
         with self._lock:
             if self._server is None:
+                context = None
+                if self.tls:
+                    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                    self._local_ca().issue_cert("127.0.0.1", "localhost").configure_cert(context)
                 server = make_server("127.0.0.1", 0, self.app, threaded=True,
-                                     request_handler=_QuietHandler)
-                thread = threading.Thread(target=server.serve_forever, name="suno-mock",
-                                          daemon=True)
+                                     request_handler=_QuietHandler, ssl_context=context)
+                # A short poll: shutdown waits for the loop to look (0.5 s by default).
+                thread = threading.Thread(target=server.serve_forever, args=(0.005,),
+                                          name="suno-mock", daemon=True)
                 thread.start()
                 self._server, self._thread = server, thread
-            return f"http://127.0.0.1:{self._server.server_port}"
+            scheme = "https" if self.tls else "http"
+            return f"{scheme}://127.0.0.1:{self._server.server_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """PEM file of the CA that signs ``url``'s certificate (``tls=True``): trust it in the
+        client under test (``verify=ssl.create_default_context(cafile=...)``, SSL_CERT_FILE,
+        NODE_EXTRA_CA_CERTS)."""
+        if not self.tls:
+            raise RuntimeError("SunoMock(tls=True) serves https; this one serves http")
+        with self._lock:
+            self._local_ca()
+            assert self._ca_file is not None
+            return self._ca_file
+
+    def _local_ca(self) -> trustme.CA:
+        if self._ca is None:
+            self._ca = trustme.CA(organization_name="suno-mock test CA")
+            fd, name = tempfile.mkstemp(prefix="suno-mock-ca-", suffix=".pem")
+            os.close(fd)
+            self._ca.cert_pem.write_to_path(name)
+            self._ca_file = Path(name)
+        return self._ca
 
     def close(self) -> None:
         """Stop the loopback server, if started, and close the clients."""
@@ -205,6 +242,8 @@ class SunoMock:
                 self._server = self._thread = None
         self.client.close()
         self._admin.close()
+        if self._ca_file is not None:
+            self._ca_file.unlink(missing_ok=True)
 
     def __enter__(self) -> SunoMock:
         return self

@@ -126,6 +126,28 @@ def _parser() -> argparse.ArgumentParser:
         help="on SIGTERM, how long in-flight requests may take before workers are killed",
     )
     serve.add_argument(
+        "--tls",
+        action="store_true",
+        default=_env("TLS", "").lower() in ("1", "true", "yes", "on"),
+        help="serve HTTPS with a certificate from a local CA the fake makes and keeps "
+        "(its path is printed at start: trust it in your client)",
+    )
+    serve.add_argument(
+        "--tls-hostname",
+        action="append",
+        default=[n for n in _env("TLS_HOSTNAMES", "").split(",") if n],
+        metavar="NAME",
+        help="a name or address the certificate is for, besides localhost, 127.0.0.1 and ::1 "
+        "(repeatable; SUNO_MOCK_TLS_HOSTNAMES: comma-separated)",
+    )
+    serve.add_argument(
+        "--tls-dir",
+        type=Path,
+        default=Path(_env("TLS_DIR", "")) if _env("TLS_DIR", "") else None,
+        metavar="DIR",
+        help="where the local CA is kept (default ~/.cache/suno-mock/tls)",
+    )
+    serve.add_argument(
         "--body-timeout",
         type=float,
         default=float(_env("BODY_TIMEOUT", "10")),
@@ -227,6 +249,11 @@ def _serve(args: argparse.Namespace) -> int:
             media_base_url=args.media_base_url,
         )
         workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
+        tls = None
+        if args.tls:
+            from mock_server.server.tls import default_dir, local_tls
+
+            tls = local_tls(args.tls_dir or default_dir(), tuple(args.tls_hostname))
         return serve(
             config,
             args.host,
@@ -235,6 +262,7 @@ def _serve(args: argparse.Namespace) -> int:
             threads=args.threads,
             graceful_timeout=args.graceful_timeout,
             body_timeout=args.body_timeout,
+            tls=tls,
             announce=lambda line: print(
                 f"{line} ({workers}, store {redacted(store)})", file=sys.stderr, flush=True
             ),

@@ -23,6 +23,7 @@ from mock_server.core.config import Config
 from mock_server.server import dispatch
 from mock_server.server.dispatch import BODY_TIMEOUT
 from mock_server.server.supervisor import supervisor_class
+from mock_server.server.tls import TlsFiles
 from mock_server.web.app import create_app
 
 __all__ = ["BACKPRESSURE", "BODY_TIMEOUT", "serve", "worker_app"]
@@ -58,6 +59,7 @@ def serve(
     graceful_timeout: int = 10,
     body_timeout: float = BODY_TIMEOUT,
     announce: Callable[[str], None] | None = None,
+    tls: TlsFiles | None = None,
 ) -> int:
     """Check ``config`` (fixtures, profile, store URL), then serve until SIGTERM or SIGINT.
 
@@ -90,9 +92,15 @@ def serve(
         log_access=False,  # the app's own JSON access log is --access-log
         respawn_failed_workers=True,
         workers_kill_timeout=graceful_timeout,
+        ssl_cert=tls.cert if tls else None,
+        ssl_key=tls.key if tls else None,
     )
     scheme_host = f"[{host}]" if ":" in host else host
-    (announce or _stderr)(f"suno-mock serving on http://{scheme_host}:{port}")
+    scheme = "https" if tls else "http"
+    (announce or _stderr)(f"suno-mock serving on {scheme}://{scheme_host}:{port}")
+    if tls:
+        _stderr(f"suno-mock TLS: certificates from the local CA {tls.ca} (trust it: "
+                f"SSL_CERT_FILE={tls.ca}, NODE_EXTRA_CA_CERTS={tls.ca}, curl --cacert {tls.ca})")
     loader = functools.partial(_load_worker, config, threads, body_timeout)
     logging.getLogger("_granian").addFilter(_ThreadsAsMeant())
     server.serve(target_loader=loader, wrap_loader=False)
