@@ -31,6 +31,7 @@ class Profile:
     submit_content_type: str
     submit_headers: dict[str, str] = field(default_factory=dict)
     request_id_style: str = "2025"
+    continuation_check: bool = False
 
     def auth_message(self, which: str, accept_language: str = "") -> str:
         table = self.auth_messages
@@ -72,4 +73,5 @@ def load_profile(name: str) -> Profile:
         submit_content_type=raw["submit_content_type"],
         submit_headers=raw.get("submit_headers", {}),
         request_id_style=raw.get("request_id_style", "2025"),
+        continuation_check=raw.get("continuation_check", False),
     )

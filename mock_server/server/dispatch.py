@@ -363,6 +363,11 @@ class Dispatch:
             if body is None:
                 return 408
             environ["wsgi.input"] = io.BytesIO(body)
+            if not environ.get("CONTENT_LENGTH"):
+                # A chunked body, now read: its length tells the app whether it is over the
+                # limit (413), as a declared one would.
+                environ["CONTENT_LENGTH"] = str(len(body))
+                environ.pop("HTTP_TRANSFER_ENCODING", None)
         self._take_turn(proto, environ)
         return 0
 

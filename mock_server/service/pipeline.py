@@ -62,6 +62,9 @@ JOURNAL_BODY_LIMIT = 4096  # bytes of a request body the journal keeps
 _SCENARIO_ENVIRON = environ_key(SCENARIO_HEADER)
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 _PLACEHOLDER = PLACEHOLDER.encode()
+_NULL_SUBMIT = (
+    "the body is JSON null, not an object (the live gateway answers 500 new_api_panic here)"
+)
 
 
 @dataclass(eq=False, slots=True)
@@ -247,12 +250,19 @@ def submit(service: MockService, call: Call) -> Answer:
             "(the live gateway answers 500 new_api_panic here)",
         )
     try:
-        fields = bind_object(body, action.bind, *action.go_type)
+        fields = bind_object(body, action.bind, *action.go_type, null=_NULL_SUBMIT)
     except BindError as exc:
         raise task_error(400, "invalid_request", str(exc)) from None
     problem = action.missing(fields)
     if problem is not None:
         raise task_error(400, "invalid_request", problem)
+    if profile.continuation_check and fields.get("continue_clip_id"):
+        # Before 2026-02-22 a continuation names its origin task, which must be the caller's.
+        origin = fields.get("task_id")
+        if not origin:
+            raise task_error(400, "invalid_request", "task id is empty")
+        if service.store.get(call.ns, owner, origin) is None:
+            raise task_error(400, "task_not_exist", "task_origin_not_exist")
     scenario = service.resolve_scenario(action.name, call.scenario)
     now, entry, token = _work(service, call)
     task_id = service.submit(

@@ -53,9 +53,14 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
         return begin(service, request.environ, request.method, request.path, read_body)
 
     @app.before_request
-    def _start() -> None:
+    def _start() -> Response | None:
+        if request.environ.get("PATH_INFO", "").startswith("//"):
+            # gin routes the path as sent (werkzeug's router would fold the slashes):
+            # "//suno/fetch" is NoRoute, the web UI's page.
+            return _respond(200, _INDEX_HTML, "text/html; charset=utf-8")
         call = g.call = new_call()
         g.request_id = call.request_id  # the error envelopes quote it
+        return None
 
     @app.after_request
     def _finish(response: Response) -> Response:

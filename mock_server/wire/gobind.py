@@ -290,7 +290,12 @@ def _out_of_range_in(value: Any) -> _OutOfRange | None:
 
 
 def bind_object(
-    body: bytes, fields: dict[str, tuple[type, ...]], go_type: str, struct_name: str = ""
+    body: bytes,
+    fields: dict[str, tuple[type, ...]],
+    go_type: str,
+    struct_name: str = "",
+    *,
+    null: str | None = None,
 ) -> dict[str, Any]:
     """Decode ``body`` into the named fields, matching keys case-insensitively as Go does.
 
@@ -300,6 +305,8 @@ def bind_object(
     """
     value, text, _end = _decode_text(body)
     if value is None:
+        if null is not None:  # where the gateway cannot take a JSON null (it panics)
+            raise BindError(null)
         return {}
     if not isinstance(value, dict):
         raise BindError(f"json: cannot unmarshal {_kind(value)} into Go value of type {go_type}")
