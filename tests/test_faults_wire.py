@@ -10,8 +10,9 @@ import pytest
 from mock_server import Config, FixtureError, create_app, validate
 from mock_server.cli import main as suno_mock
 from mock_server.core.identity import owner_of
-from mock_server.faults.responses import INDEX_HTML, SATURATED, proxy_page
+from mock_server.faults.responses import SATURATED, proxy_page
 from mock_server.faults.transport import ConnectionDropped
+from mock_server.wire.envelopes import INDEX_HTML
 
 A, B = "key-alice", "key-bob"
 
@@ -177,7 +178,7 @@ def test_not_json_is_an_html_page_with_status_200_by_default(fake):
     response = fake.get(fake.submit(), **{"X-Mock-Fault": "not_json"})
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
-    assert response.data == INDEX_HTML.encode()
+    assert response.data == INDEX_HTML
     rule = '{"fault":"not_json","status":502,"body":"","content_type":"application/json"}'
     custom = fake.get(fake.submit(), **{"X-Mock-Fault": rule})
     assert (custom.status_code, custom.data, custom.headers["Content-Type"]) == (

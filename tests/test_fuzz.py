@@ -158,6 +158,10 @@ def test_valid_submit_requests_are_accepted(seeded, body, action):
     assert_documented(response)
     if action == "lyrics" and not body.get("prompt"):
         assert response.get_json()["message"] == "prompt_empty"
+    elif action == "music" and body.get("continue_clip_id"):
+        # elkapi (before 2026-02-22): a continuation's origin must be one of the caller's tasks
+        assert response.status_code == 400
+        assert response.get_json()["message"] in ("task id is empty", "task_origin_not_exist")
     else:
         assert response.status_code == 200
         task_id = response.get_json()["data"]

@@ -12,19 +12,13 @@ from http import HTTPStatus
 
 from mock_server.contract.profiles import Profile
 from mock_server.faults.rules import Rule
-from mock_server.wire.envelopes import JSON_UTF8, gateway_error, task_error
+from mock_server.wire.envelopes import HTML_UTF8, INDEX_HTML, JSON_UTF8, gateway_error, task_error
 
 __all__ = ["FaultResponse", "not_json_response", "status_response"]
 
 SATURATED = "当前分组上游负载已饱和，请稍后再试"  # TaskErrorWrapper's text for any 429
 REVOKED_OLD = "该令牌状态不可用"  # token disabled, gateways up to 2026-04-11
 HTML = "text/html"
-HTML_UTF8 = "text/html; charset=utf-8"
-# gin's NoRoute page: what a client sees when a proxy or a wrong base URL answers instead.
-INDEX_HTML = (
-    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>New API</title></head>'
-    '<body><div id="root"></div></body></html>'
-)
 
 
 @dataclass(frozen=True)
@@ -139,6 +133,6 @@ def not_json_response(rule: Rule) -> FaultResponse:
     """A body that does not parse as JSON (default: the web UI's page, 200, text/html)."""
     return FaultResponse(
         int(rule.params.get("status", 200)),
-        rule.params.get("body", INDEX_HTML).encode("utf-8"),
+        rule.params["body"].encode("utf-8") if "body" in rule.params else INDEX_HTML,
         rule.params.get("content_type", HTML_UTF8),
     )

@@ -16,8 +16,8 @@ from mock_server.errors import MockError
 from mock_server.service.mock_service import MockService
 from mock_server.service.seeding import add_task, apply_seed, new_task
 from mock_server.web.error_tables import ADMIN, envelope
-from mock_server.wire import gojson
-from mock_server.wire.envelopes import JSON_UTF8, task_error
+from mock_server.web.responses import json_response
+from mock_server.wire.envelopes import task_error
 from mock_server.wire.gobind import OWN_MAX_DEPTH, BindError, decode
 from mock_server.wire.request import namespace_of
 
@@ -25,9 +25,6 @@ __all__ = ["ADMIN_TOKEN_HEADER", "AdminOps", "admin_blueprint", "admin_guard"]
 
 ADMIN_TOKEN_HEADER = "X-Mock-Admin-Token"
 
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(gojson.dumpb(data), status=status, content_type=JSON_UTF8)
 
 
 def _is_loopback(address: str | None) -> bool:
@@ -238,52 +235,52 @@ def admin_blueprint(service: MockService, config: Config) -> Blueprint:
     @bp.post("/reset")
     def reset() -> Response:
         _body("admin-empty")
-        return _json(ops.reset(ns()))
+        return json_response(ops.reset(ns()))
 
     @bp.get("/clock")
     def clock() -> Response:
-        return _json(ops.clock(ns()))
+        return json_response(ops.clock(ns()))
 
     @bp.post("/clock/advance")
     def advance() -> Response:
-        return _json(ops.advance(ns(), _body("admin-clock-advance")))
+        return json_response(ops.advance(ns(), _body("admin-clock-advance")))
 
     @bp.post("/clock/set")
     def set_clock() -> Response:
-        return _json(ops.set_time(ns(), _body("admin-clock-set")))
+        return json_response(ops.set_time(ns(), _body("admin-clock-set")))
 
     @bp.post("/clock/pause")
     def pause_clock() -> Response:
         _body("admin-empty")
-        return _json(ops.pause(ns()))
+        return json_response(ops.pause(ns()))
 
     @bp.post("/clock/resume")
     def resume_clock() -> Response:
-        return _json(ops.resume(ns(), _body("admin-clock-resume")))
+        return json_response(ops.resume(ns(), _body("admin-clock-resume")))
 
     @bp.post("/clock/speed")
     def clock_speed() -> Response:
-        return _json(ops.speed(ns(), _body("admin-clock-speed")))
+        return json_response(ops.speed(ns(), _body("admin-clock-speed")))
 
     @bp.get("/tasks")
     def tasks() -> Response:
-        return _json(ops.tasks(ns()))
+        return json_response(ops.tasks(ns()))
 
     @bp.post("/tasks")
     def create_task() -> Response:
-        return _json(ops.create_task(ns(), _body("admin-task")), 201)
+        return json_response(ops.create_task(ns(), _body("admin-task")), 201)
 
     @bp.post("/tasks/<task_id>/step")
     def force_step(task_id: str) -> Response:
-        return _json(ops.force_step(ns(), task_id, _body("admin-task-step")))
+        return json_response(ops.force_step(ns(), task_id, _body("admin-task-step")))
 
     @bp.get("/scenarios")
     def scenarios() -> Response:
-        return _json(ops.scenarios())
+        return json_response(ops.scenarios())
 
     @bp.get("/journal")
     def journal() -> Response:
-        return _json(service.store.journal(ns()))
+        return json_response(service.store.journal(ns()))
 
     from mock_server.web.faults import fault_admin_routes
 

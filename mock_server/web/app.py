@@ -16,16 +16,12 @@ from mock_server.service.mock_service import MockService
 from mock_server.service.pipeline import Call, Route, begin, finish
 from mock_server.stores.base import Store
 from mock_server.web.error_tables import API, envelope
-from mock_server.wire.envelopes import WireError, gateway_error, task_error
+from mock_server.wire.envelopes import HTML_UTF8, INDEX_HTML, WireError, gateway_error, task_error
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("mock_server")
 
-_INDEX_HTML = (
-    b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>New API</title></head>'
-    b'<body><div id="root"></div></body></html>'
-)
 
 
 def _respond(
@@ -57,7 +53,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
         if request.environ.get("PATH_INFO", "").startswith("//"):
             # gin routes the path as sent (werkzeug's router would fold the slashes):
             # "//suno/fetch" is NoRoute, the web UI's page.
-            return _respond(200, _INDEX_HTML, "text/html; charset=utf-8")
+            return _respond(200, INDEX_HTML, HTML_UTF8)
         call = g.call = new_call()
         g.request_id = call.request_id  # the error envelopes quote it
         return None
@@ -100,7 +96,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
                 error.code or 404, "not_found", f"no admin route {request.method} {request.path}"
             )
             return _respond(body.status, body.body, body.content_type)
-        return _respond(200, _INDEX_HTML, "text/html; charset=utf-8")
+        return _respond(200, INDEX_HTML, HTML_UTF8)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -9,7 +9,7 @@ a truncated, stalled or non-JSON answer. How a connection is broken depends on t
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, Response, g, request
 
@@ -19,8 +19,8 @@ from mock_server.faults.responses import FaultResponse, not_json_response, statu
 from mock_server.faults.rules import FaultRequest, Rule, parse_header
 from mock_server.faults.tasks import TaskFaults
 from mock_server.faults.transport import ConnectionDropped, Wire, hold_answer
-from mock_server.wire import gojson
-from mock_server.wire.envelopes import JSON_UTF8, task_error
+from mock_server.web.responses import json_response
+from mock_server.wire.envelopes import task_error
 from mock_server.wire.gobind import OWN_MAX_DEPTH, BindError, decode
 from mock_server.wire.request import FAULT_HEADER, api_key_of, namespace_of
 
@@ -138,9 +138,6 @@ def _after_route(rule: Rule, response: Response, wire: Wire) -> Response:
     return response
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(gojson.dumpb(data), status=status, content_type=JSON_UTF8)
-
 
 def fault_admin_routes(bp: Blueprint, service: MockService, ns: Callable[[], str]) -> None:
     """/__mock/faults: GET list, POST add (one rule or {"rules": [...]}), DELETE clear or one."""
@@ -148,7 +145,7 @@ def fault_admin_routes(bp: Blueprint, service: MockService, ns: Callable[[], str
 
     @bp.get("/faults")
     def list_faults() -> Response:
-        return _json(book.listing(ns()))
+        return json_response(book.listing(ns()))
 
     @bp.post("/faults")
     def add_faults() -> Response:
@@ -168,15 +165,15 @@ def fault_admin_routes(bp: Blueprint, service: MockService, ns: Callable[[], str
             raise task_error(400, "invalid_request", f"invalid fault: {exc}") from None
         views = [v for v in book.listing(ns()) if v["id"] in added]
         if isinstance(payload, dict) and "fault" in payload:
-            return _json(views[0], 201)
-        return _json({"rules": views}, 201)
+            return json_response(views[0], 201)
+        return json_response({"rules": views}, 201)
 
     @bp.delete("/faults")
     def clear_faults() -> Response:
-        return _json({"cleared": book.clear(ns())})
+        return json_response({"cleared": book.clear(ns())})
 
     @bp.delete("/faults/<rule_id>")
     def delete_fault(rule_id: str) -> Response:
         if not book.remove(rule_id, ns()):
             raise task_error(404, "not_found", f"no fault {rule_id!r}")
-        return _json({"deleted": rule_id})
+        return json_response({"deleted": rule_id})

@@ -15,7 +15,8 @@ from flask import Blueprint, Flask, Response, g, request
 from mock_server.errors import StoreUnavailable
 from mock_server.service.mock_service import MockService
 from mock_server.service.pipeline import Call
-from mock_server.wire.envelopes import JSON_UTF8, WireError, gateway_error, task_error
+from mock_server.web.responses import json_response
+from mock_server.wire.envelopes import WireError, gateway_error, task_error
 from mock_server.wire.request import namespace_for_log
 
 __all__ = ["DB_ERROR_MESSAGE", "install_access_log", "ops_blueprint", "write_access_line"]
@@ -27,9 +28,6 @@ access_log = logging.getLogger("mock_server.access")
 DB_ERROR_MESSAGE = "Database error, please contact the administrator"
 _BACKENDS = {"MemoryStore": "memory", "SQLiteStore": "sqlite", "RedisStore": "redis"}
 
-
-def _json(data: object, status: int = 200) -> Response:
-    return Response(json.dumps(data, separators=(",", ":")), status=status, content_type=JSON_UTF8)
 
 
 def _outage(error: StoreUnavailable, gateway_error_code: bool) -> WireError:
@@ -107,13 +105,13 @@ def ops_blueprint(service: MockService) -> Blueprint:
     @bp.get("/healthz")
     def healthz() -> Response:
         """Liveness: the process answers (and says which worker did). Never touches the store."""
-        return _json({"status": "ok", "pid": os.getpid()})
+        return json_response({"status": "ok", "pid": os.getpid()})
 
     @bp.get("/readyz")
     def readyz() -> Response:
         """Readiness: the store answers (a load balancer stops routing here while it does not)."""
         ready = service.store.ping()
-        return _json(
+        return json_response(
             {"status": "ready" if ready else "unavailable", "store": backend}, 200 if ready else 503
         )
 

@@ -6,8 +6,23 @@ from dataclasses import dataclass
 
 from mock_server.wire import gojson
 
-__all__ = ["JSON", "JSON_UTF8", "TEXT_UTF8", "WireError", "gateway_error", "task_error"]
+__all__ = [
+    "HTML_UTF8",
+    "INDEX_HTML",
+    "JSON",
+    "JSON_UTF8",
+    "TEXT_UTF8",
+    "WireError",
+    "gateway_error",
+    "task_error",
+]
 
+# gin's NoRoute answer: the web UI's index page, 200, for any path or method it does not route.
+INDEX_HTML = (
+    b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>New API</title></head>'
+    b'<body><div id="root"></div></body></html>'
+)
+HTML_UTF8 = "text/html; charset=utf-8"
 JSON = "application/json"
 JSON_UTF8 = "application/json; charset=utf-8"
 TEXT_UTF8 = "text/plain; charset=utf-8"
