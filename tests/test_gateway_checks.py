@@ -71,3 +71,10 @@ def test_served_double_slash_paths_and_chunked_bodies_answer_as_the_gateway():
             assert big.status_code == 413
             assert big.json()["code"] == "read_request_body_failed"
             assert client.get(f"{base}/healthz").status_code == 200
+
+
+def test_the_continuation_check_is_a_music_one():
+    client = _client()
+    r = client.post("/suno/submit/lyrics", json={"prompt": "p", "continue_clip_id": "c"},
+                    headers=KEY)
+    assert r.status_code == 200

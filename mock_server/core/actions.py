@@ -54,6 +54,9 @@ class Action:
     kept: tuple[str, ...] = FORWARDED_FIELDS  # the bound fields the task stores
     # Fields that must be present and non-empty, each with its invalid_request message.
     required: Mapping[str, str] = field(default_factory=dict)
+    # A submit that continues a clip (continue_clip_id) must name its origin task where the
+    # profile checks it (new-api before 2026-02-22: MUSIC only).
+    continues: bool = False
 
     @property
     def model(self) -> str:
@@ -70,7 +73,9 @@ class Action:
 ACTIONS: dict[str, Action] = {
     action.name: action
     for action in (
-        Action("MUSIC", data="clips", quota=50_000, default_scenario="music_success"),
+        Action(
+            "MUSIC", data="clips", quota=50_000, default_scenario="music_success", continues=True
+        ),
         Action(
             "LYRICS",
             data="lyrics",

@@ -256,7 +256,7 @@ def submit(service: MockService, call: Call) -> Answer:
     problem = action.missing(fields)
     if problem is not None:
         raise task_error(400, "invalid_request", problem)
-    if profile.continuation_check and fields.get("continue_clip_id"):
+    if profile.continuation_check and action.continues and fields.get("continue_clip_id"):
         # Before 2026-02-22 a continuation names its origin task, which must be the caller's.
         origin = fields.get("task_id")
         if not origin:
