@@ -46,6 +46,7 @@ class Progress:
         else:
             self.mode = "lines" if forced else "off"
         self._dirty = False
+        self._current = ""
 
     @property
     def enabled(self) -> bool:
@@ -69,7 +70,12 @@ class Progress:
         """Start the next step: ``[n/total] what`` (``[n] what`` without a total)."""
         self.count += 1
         where = f"{self.count}/{self.total}" if self.total else str(self.count)
-        self.update(f"[{where}] {what}", done=True)
+        self._current = f"[{where}] {what}"
+        self.update(self._current, done=True)
+
+    def detail(self, text: str) -> None:
+        """What the current step is doing now (a terminal only): ``[2/5] setup: wrk GET ...``."""
+        self.update(f"{self._current}: {text}" if self._current else text, done=False)
 
     def close(self) -> None:
         """Clear the rewritten line, so later output starts on a clean line."""

@@ -104,3 +104,40 @@ def test_drift_in_ci_prints_only_structured_lines(tmp_path):
     err = Stream(tty=False)
     out = _drift(tmp_path, err, {})
     assert "probing" not in err.getvalue() and "drift status=unchecked" in out
+
+
+def _bench_module():
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "run.py"
+    spec = importlib.util.spec_from_file_location("bench_run_progress", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("env", [{}, {"CI": "true"}])
+def test_the_bench_shows_its_steps_on_a_terminal_only(tmp_path, env):
+    bench = _bench_module()
+    err = Stream(tty=True)
+    opts = bench.Options(smoke=True, seconds=1, rounds=1, warmup=0, tasks=20, starts=1,
+                         threads=1, connections=1, setups=[], serve_args=[], wrk=None,
+                         workdir=tmp_path, progress=Progress(err, env=env))
+    rows, _servers, _notes, failures = bench.run(opts)
+    opts.progress.close()
+    assert rows and not failures
+    text = err.getvalue()
+    if env:
+        assert text == ""
+    else:
+        assert "\r\x1b[K[1/2] in-process: memory store, 20 tasks" in text
+        assert "[2/2] in-process: memory store, CPU per request" in text
+        assert "\n" not in text and text.endswith("\r\x1b[K")
+
+
+def test_the_bench_can_be_told_to_keep_quiet():
+    args, _ = _bench_module()._parse(["--smoke", "--no-progress"])
+    assert args.no_progress
