@@ -38,13 +38,14 @@ class Progress:
         self.stream = stream
         self.total = total
         self.count = 0
+        env = os.environ if env is None else env
         terminal = is_tty(stream) and not in_ci(env)
         if forced is False:
             self.mode = "off"
-        elif terminal:
+        elif terminal and env.get("TERM") != "dumb":
             self.mode = "tty"
-        else:
-            self.mode = "lines" if forced else "off"
+        else:  # a dumb terminal cannot rewrite a line: plain lines there, as when asked for
+            self.mode = "lines" if forced or terminal else "off"
         self._dirty = False
         self._current = ""
 

@@ -65,6 +65,14 @@ def test_not_a_terminal_is_quiet_unless_asked_then_plain_lines():
     assert off.getvalue() == ""
 
 
+def test_a_dumb_terminal_gets_plain_lines():
+    stream = Stream(tty=True)
+    progress = Progress(stream, env={"TERM": "dumb"}, total=1)
+    progress.update("transient")
+    progress.step("one")
+    assert stream.getvalue() == "[1/1] one\n"
+
+
 def test_a_long_line_is_cut_to_the_terminal(monkeypatch):
     monkeypatch.setenv("COLUMNS", "30")
     stream = Stream(tty=True)

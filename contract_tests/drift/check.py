@@ -27,7 +27,7 @@ import httpx
 from mock_server.contract.profiles import Profile, load_profile, profile_names
 from mock_server.errors import FixtureError
 
-from .._progress import Progress, in_ci, is_tty
+from .._progress import Progress
 from .._redact import Redactor
 from .baseline import (
     Baseline,
@@ -152,10 +152,9 @@ def run_drift(
     wrong = wrong_key()
     key = env.get(options.api_key_env, "").strip()
     redactor = Redactor([key, wrong])
-    env_ci = in_ci(env)
-    human = (options.progress if options.progress is not None
-             else is_tty(err) and not env_ci)
-    ticker = Progress(err, forced=options.progress, env={"CI": "true"} if env_ci else {})
+    # On a terminal: progress on stderr and a human summary; in CI: structured lines only.
+    ticker = Progress(err, forced=options.progress, env=env)
+    human = ticker.enabled
 
     def progress(line: str, done: bool) -> None:
         ticker.update(redactor.text(line), done=done)

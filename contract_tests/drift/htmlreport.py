@@ -7,6 +7,7 @@ without credentials, query or fragment.
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 from typing import Any
 
@@ -62,9 +63,14 @@ def _value(value: Any, limit: int = 2000) -> str:
     return f"<pre>{_e(text)}</pre>"
 
 
+_FETCH_ONE = re.compile(r"^(/suno/fetch/)[^/?#]+$")
+
+
 def _route(finding: dict[str, Any]) -> str:
+    """The route of the finding's first request, a task id as ``{id}``."""
     request = finding.get("request") or {}
-    route = f"{request.get('method', '')} {request.get('path', '')}".strip()
+    path = _FETCH_ONE.sub(r"\1{id}", str(request.get("path", "")))
+    route = f"{request.get('method', '')} {path}".strip()
     return route or "(no request)"
 
 
