@@ -101,6 +101,10 @@ def _findings(findings: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _when(entry: dict[str, Any]) -> str:
+    return str(entry["time"])[:16].replace("T", " ")
+
+
 def _chart(history: list[dict[str, Any]]) -> list[str]:
     """Findings per severity per run, as an inline SVG line chart (checked runs only)."""
     runs = [h for h in history if h.get("status") != "unchecked"]
@@ -126,9 +130,9 @@ def _chart(history: list[dict[str, Any]]) -> list[str]:
            f'stroke="#ccc"/>',
            f'<text x="{left - 6}" y="{top + 10}" font-size="11" text-anchor="end">{peak}</text>',
            f'<text x="{left - 6}" y="{top + plot_h}" font-size="11" text-anchor="end">0</text>',
-           f'<text x="{left}" y="{height - 8}" font-size="11">{_e(runs[0]["time"][:10])}</text>',
+           f'<text x="{left}" y="{height - 8}" font-size="11">{_e(_when(runs[0]))}</text>',
            f'<text x="{left + plot_w}" y="{height - 8}" font-size="11" text-anchor="end">'
-           f'{_e(runs[-1]["time"][:10])}</text>']
+           f'{_e(_when(runs[-1]))}</text>']
     for n, severity in enumerate(SEVERITIES):
         colour = _COLOURS[severity]
         points = " ".join(f"{x(i):.1f},{y(int(h[severity])):.1f}" for i, h in enumerate(runs))
