@@ -11,6 +11,10 @@ serve flags. Load comes from wrk (installed from Debian when missing and running
 -t2 -c32, on 127.0.0.1 only. Exit status: 0 when the harness ran and every response was a
 success; 1 when a request failed or the 50-id response differed from 50 single fetches.
 Speed targets never change the exit status.
+
+Progress (``[2/6] setup sqlite (--store only): wrk POST /suno/fetch, 1 id``) is rewritten in
+place on stderr when it is a terminal; nothing is added in CI ($CI true) or when stderr is a
+file or pipe (``--no-progress`` turns it off everywhere).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from _load import LoadResult, Request, ensure_wrk, run_load, wrk_version  # noqa
 from _procs import PYTHON, ServerProc, free_port, probe, started  # noqa: E402
 from _report import Row, command_line, machine, render, write_results  # noqa: E402
 from baseline_app import make_app  # noqa: E402
+
+from contract_tests._progress import Progress  # noqa: E402
 
 ALL_SETUPS = "default,sqlite,sqlite-1t,sqlite-2w,redis"
 KEY = "bench-key"
@@ -66,6 +72,12 @@ class Options:
     serve_args: list[str]
     wrk: str | None
     workdir: Path
+    progress: Progress | None = None  # stderr: in place on a terminal, silent in CI
+
+
+def _detail(opts: Options, text: str) -> None:
+    if opts.progress is not None:
+        opts.progress.detail(text)
 
 
 @dataclass
@@ -160,6 +172,7 @@ def _describe_server(server: ServerProc) -> str:
 
 def _load(opts: Options, server: ServerProc, request: Request, failures: Failures, what: str,
           limit: int | None = None, seconds: int | None = None, warm: bool = True) -> Measured:
+    _detail(opts, f"wrk {what}")
     if warm and opts.warmup and limit is None:
         run_load(opts.wrk, server.base_url, request, seconds=opts.warmup, threads=opts.threads,
                  connections=opts.connections)
@@ -290,6 +303,7 @@ def _bench_setup(setup: Setup, opts: Options, rows: list[Row], servers: list[tup
     state = Path(tempfile.mkdtemp(prefix="state-", dir=opts.workdir))
     probe_req = ("POST", "/suno/submit/music", SUBMIT_BODY, _headers())
     times = []
+    _detail(opts, f"{opts.starts} cold start(s)")
     for i in range(opts.starts):
         args_i = [*setup.serve_args(state / f"start{i}"), *opts.serve_args]
         with _server(_fake_cmd(args_i), opts, f"{setup.name}-start{i}") as fake:
@@ -333,6 +347,7 @@ def _bench_setup(setup: Setup, opts: Options, rows: list[Row], servers: list[tup
         _finish_all(small)
         rss_before = fake.rss_bytes()
         store = Setup.store_of(args)
+        _detail(opts, f"seeding {opts.tasks:,} tasks")
         seeded = _seed(opts, fake, failures, setup.name, store)
         rss_added = fake.rss_bytes() - rss_before
         _finish_all(fake)
@@ -407,13 +422,21 @@ def run(opts: Options) -> tuple[list[Row], list[tuple[str, str]], list[str], Fai
                 notes.append("redis: no redis-server binary on PATH, Redis store not measured")
         else:
             notes.append("sqlite, redis: `suno-mock serve` has no --store flag yet: not measured")
+        stores_measured = 2 if any(name.startswith("sqlite") for name in opts.setups) else 1
+        if opts.progress is not None:
+            opts.progress.total = (len([n for n in opts.setups if n in setups]) + 1
+                                   + stores_measured + (0 if opts.smoke else 1))
         for name in opts.setups:
             if name not in setups:
                 continue
+            if opts.progress is not None:
+                opts.progress.step(f"setup {setups[name].name}")
             try:
                 _bench_setup(setups[name], opts, rows, servers, failures)
             except RuntimeError as exc:
                 failures.append(f"{name}: {exc}")
+    if opts.progress is not None:
+        opts.progress.step(f"in-process: memory store, {opts.tasks:,} tasks")
     bytes_used, rate = memory_store_bytes(opts.tasks)
     mb = bytes_used / 1e6 * 100_000 / opts.tasks
     rows.append(Row("in-process", f"memory store, {opts.tasks:,} tasks (tracemalloc)",
@@ -423,12 +446,16 @@ def run(opts: Options) -> tuple[list[Row], list[tuple[str, str]], list[str], Fai
     if any(name.startswith("sqlite") for name in opts.setups):
         stores["sqlite"] = f"sqlite:///{opts.workdir / 'inprocess.db'}"
     for kind, url in stores.items():
+        if opts.progress is not None:
+            opts.progress.step(f"in-process: {kind} store, CPU per request")
         for what, (few, many) in request_cost(opts.tasks, url).items():
             ratio = many / few if few else 0.0
             rows.append(Row("in-process", f"{kind} store, {what}: CPU per request, "
                             f"{opts.tasks:,} tasks vs 10", f"{many:.1f} µs", f"{few:.1f} µs",
                             f"{ratio:.2f}x the cost", "the same (within 10%)", ratio <= 1.1))
     if not opts.smoke:
+        if opts.progress is not None:
+            opts.progress.step("in-process: the contract suite")
         suite = contract_suite(ROOT)
         if suite is None:
             notes.append("contract suite: contract_tests/ has no tests yet, not measured")
@@ -454,6 +481,8 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--out", type=Path, default=None,
                         help="results file (default bench/RESULTS.md; a smoke run writes none)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress on stderr, even on a terminal")
     parser.add_argument("serve_args", nargs="*",
                         help="extra `suno-mock serve` flags for every setup, after --")
     return parser.parse_known_args(argv)
@@ -472,6 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: wrk is not installed (apt-get install wrk) and could not be installed",
               file=sys.stderr)
         return 2
+    progress = Progress(sys.stderr, forced=False if args.no_progress else None)
     with tempfile.TemporaryDirectory(prefix="suno-bench-") as tmp:
         opts = Options(
             smoke=args.smoke,
@@ -486,8 +516,12 @@ def main(argv: list[str] | None = None) -> int:
             serve_args=[*args.serve_args, *unknown],
             wrk=wrk,
             workdir=Path(tmp),
+            progress=progress,
         )
-        rows, servers, notes, failures = run(opts)
+        try:
+            rows, servers, notes, failures = run(opts)
+        finally:
+            progress.close()
     command = command_line(["bench/run.py", *raw_argv], ROOT)
     loadgen = (f"{wrk_version(wrk)} -t{opts.threads} -c{opts.connections} -d{opts.seconds}s, "
                f"best of {opts.rounds} alternating round(s)")

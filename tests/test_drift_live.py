@@ -169,10 +169,11 @@ def test_no_api_key_in_any_report_log_line_or_recorded_file(fakes, tmp_path):
     env = {**os.environ, "SUNO_API_KEY": KEY}
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
     assert run.returncode == 0, run.stderr
-    assert "fetch-batch-known" in run.stdout  # the progress lines were printed
+    assert "fetch-batch-known" in run.stderr  # the progress lines were printed (not a TTY)
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert {p.name for p in written} >= {"drift-report.md", "drift-report.json",
-                                         "drift-report.xml", "baseline.json"}
+                                         "drift-report.xml", "drift-report.html",
+                                         "baseline.json"}
     assert len(list((tmp_path / "recorded").glob("*.json"))) == len(SEEDS)
     for text in [run.stdout, run.stderr, *(p.read_text() for p in written)]:
         assert "DRIFTSECRET" not in text

@@ -117,6 +117,8 @@ NODE24_MAJOR = {
     "actions/setup-python": 6,
     "actions/upload-artifact": 6,  # v5 still ran on node20 by default
     "actions/download-artifact": 7,
+    "actions/cache/restore": 5,  # actions/cache v5.0.0: "runs on the Node.js 24 runtime"
+    "actions/cache/save": 5,
 }
 
 
@@ -162,3 +164,21 @@ def test_the_header_states_the_task_ids_format_the_check_reads():
     assert len(parse_ids(example)) == 2
     assert parse_ids("# mine\nid-1\nid-2, id-3") == ("id-1", "id-2", "id-3")
     assert parse_ids('["id-1", "id-2"]') == ("id-1", "id-2")
+
+
+def test_the_history_is_restored_appended_saved_and_uploaded():
+    names = [s.get("name") for s in jobs()["drift"]["steps"]]
+    restore, save = step("Restore the drift history"), step("Save the drift history")
+    assert names.index("Restore the drift history") < names.index("Check the live API for drift")
+    assert names.index("Save the drift history") > names.index("Check the live API for drift")
+    assert restore["uses"].startswith("actions/cache/restore@")
+    assert save["uses"].startswith("actions/cache/save@")
+    assert restore["with"]["path"] == save["with"]["path"] == "drift-history"
+    # Each run saves under a new key; the next restores the newest by the shared prefix.
+    assert restore["with"]["restore-keys"] == "drift-history-"
+    assert save["with"]["key"].startswith("drift-history-${{ github.run_id }}")
+    assert save["if"].startswith("always()")  # breaking drift is history too
+    check = step("Check the live API for drift")["run"]
+    assert "--history drift-history/history.jsonl" in check
+    assert "cp drift-history/history.jsonl drift-out/" in check  # in the drift-report artifact
+    assert "secrets." not in json.dumps([restore, save])

@@ -3,7 +3,8 @@
 Probes the target read-only (known task ids, batch and single; unknown ids; no ids; a body that
 is not JSON; no key; a wrong key), compares what came back with the profile's schemas (strict
 and lenient), its wire contract and the baseline of earlier runs, and writes
-``drift-report.{md,json,xml}``. Exit code: 0 no breaking drift, 1 breaking drift, 2 the target
+``drift-report.{md,json,xml,html}`` (``--history FILE`` keeps one line per run and charts it
+in the HTML page). Exit code: 0 no breaking drift, 1 breaking drift, 2 the target
 could not be checked (the reason is printed and in the reports).
 
 Python API: ``run_drift(DriftOptions(...))`` runs a check; ``diff_body(payload, kind, profile)``
@@ -26,6 +27,7 @@ import httpx
 from mock_server.contract.profiles import Profile, load_profile, profile_names
 from mock_server.errors import FixtureError
 
+from .._progress import Progress
 from .._redact import Redactor
 from .baseline import (
     Baseline,
@@ -36,6 +38,7 @@ from .baseline import (
 )
 from .diff import diff_body as _diff_body
 from .diff import diff_survey, id_formats_seen
+from .history import append_history, history_entry
 from .model import BREAKING, WARNING, Finding, Survey
 from .observe import ObserveOptions, observe, parse_ids, utc_now, wrong_key
 from .record import record
@@ -73,7 +76,10 @@ class DriftOptions:
     timeout: float = 30.0
     retries: int = 3
     max_retry_wait: float = 60.0
-    progress: bool | None = None  # None: a progress line per probe when stdout is a terminal
+    # None: progress rewritten in place when stderr is a terminal and $CI is not true; False:
+    # none; True: also a plain line per probe where stderr is not a terminal.
+    progress: bool | None = None
+    history: Path | None = None  # one JSON line per run appended; charted in the HTML report
 
 
 @dataclass
@@ -146,7 +152,12 @@ def run_drift(
     wrong = wrong_key()
     key = env.get(options.api_key_env, "").strip()
     redactor = Redactor([key, wrong])
-    progress = options.progress if options.progress is not None else _isatty(out)
+    # On a terminal: progress on stderr and a human summary; in CI: structured lines only.
+    ticker = Progress(err, forced=options.progress, env=env)
+    human = ticker.enabled
+
+    def progress(line: str, done: bool) -> None:
+        ticker.update(redactor.text(line), done=done)
 
     def say(line: str, stream: TextIO = out) -> None:
         print(redactor.text(line), file=stream, flush=True)
@@ -161,7 +172,7 @@ def run_drift(
         survey = Survey(options.base_url, options.profile, (),
                         unchecked_reason=redactor.string(str(exc)),
                         started_at=utc_now(), finished_at=utc_now())
-        return _finish(options, survey, outcome, redactor, say, shout, progress)
+        return _finish(options, survey, outcome, redactor, say, shout, human)
     outcome.baseline_loaded = baseline is not None
     survey = observe(
         ObserveOptions(
@@ -173,10 +184,11 @@ def run_drift(
         profile,
         redactor,
         wrong=wrong,
-        progress=say if progress else None,
+        progress=progress if ticker.enabled else None,
         transport=transport,
         sleep=sleep,
     )
+    ticker.close()
     diff = diff_survey(survey, profile, baseline, redactor)
     outcome.findings, outcome.accepted = diff.findings, diff.accepted
     if survey.unchecked_reason is None:
@@ -193,7 +205,7 @@ def run_drift(
             save_baseline(options.baseline, accepted, redactor)
             outcome.baseline_updated = True
             outcome.baseline_updated_at = accepted.updated_at
-    return _finish(options, survey, outcome, redactor, say, shout, progress)
+    return _finish(options, survey, outcome, redactor, say, shout, human)
 
 
 def _finish(
@@ -206,13 +218,19 @@ def _finish(
     human: bool,
 ) -> DriftResult:
     report = build_report(survey, outcome, redactor)
-    paths = write_reports(report, options.report_dir, redactor)
+    history = None
+    if options.history is not None:
+        try:
+            history = append_history(options.history, history_entry(report))
+        except OSError as exc:  # a history is a convenience: the run and its reports go on
+            shout(f"suno-contract drift: cannot append to the history {options.history}: {exc}")
+    paths = write_reports(report, options.report_dir, redactor, history)
     status = report["result"]["status"]
     summary = report["summary"]
     if human:
         say(f"drift: {status}: {summary['breaking']} breaking, {summary['warning']} warning(s), "
             f"{summary['info']} info, {summary['accepted']} accepted by the baseline; "
-            f"report in {options.report_dir}/drift-report.md")
+            f"report in {options.report_dir}/drift-report.md and drift-report.html")
         for f in outcome.findings:
             say(f"  [{f.severity}] {f.path}: {f.message}")
     else:
@@ -256,13 +274,6 @@ def _str(path: Path | None) -> str | None:
     return None if path is None else str(path)
 
 
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 # -- command line --------------------------------------------------------------------------------
 
 
@@ -291,7 +302,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write this run's shapes to --baseline, accepting its non-breaking "
                              "findings")
     parser.add_argument("--report-dir", type=Path, default=Path(DEFAULT_REPORT_DIR), metavar="DIR",
-                        help="where drift-report.{md,json,xml} go (default: drift-out)")
+                        help="where drift-report.{md,json,xml,html} go (default: drift-out)")
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="save the observed tasks, redacted, as scenario fixtures "
                              "(suno-mock serve --fixtures DIR)")
@@ -307,11 +318,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="retries of a 429 answer, honouring Retry-After (default: 3)")
     parser.add_argument("--max-retry-wait", type=float, default=60.0, metavar="SECONDS",
                         help="give up when Retry-After asks for longer (default: 60)")
+    parser.add_argument("--history", type=Path, metavar="FILE",
+                        help="append this run (time, status, counts per severity) to FILE, one "
+                             "JSON line per run, and chart it in drift-report.html")
     progress = parser.add_mutually_exclusive_group()
     progress.add_argument("--progress", dest="progress", action="store_true", default=None,
-                          help="a line per probe (default when stdout is a terminal)")
+                          help="progress on stderr: rewritten in place on a terminal (the default "
+                               "there unless $CI is true), else a line per probe")
     progress.add_argument("--no-progress", dest="progress", action="store_false", default=None,
-                          help="quiet, structured output (default in CI)")
+                          help="no progress; quiet, structured output (default in CI or when "
+                               "stderr is not a terminal)")
 
 
 def options_from_args(args: argparse.Namespace) -> DriftOptions:
@@ -331,6 +347,7 @@ def options_from_args(args: argparse.Namespace) -> DriftOptions:
         retries=args.retries,
         max_retry_wait=args.max_retry_wait,
         progress=args.progress,
+        history=args.history,
     )
 
 

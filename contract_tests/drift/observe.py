@@ -71,7 +71,7 @@ class _Runner:
         options: ObserveOptions,
         redactor: Redactor,
         wrong: str,
-        progress: Callable[[str], None] | None,
+        progress: Callable[[str, bool], None] | None,
     ) -> None:
         self.client = client
         self.options = options
@@ -91,6 +91,9 @@ class _Runner:
             kwargs["authenticated"] = False
         elif probe.auth == "wrong":
             kwargs["api_key"] = self.wrong
+        if self.progress:  # shown while the request (and any 429 wait) lasts, on a terminal
+            self.progress(f"[{self.done + 1}/{total}] probing {probe.method} "
+                          f"{_short(probe.path)}", False)
         start = time.monotonic()
         try:
             raw = self.client.request(probe.method, probe.path, **kwargs)
@@ -110,7 +113,7 @@ class _Runner:
         if self.progress:
             self.progress(
                 f"[{self.done:>2}/{total}] {probe.label:<22} {probe.method:<4} "
-                f"{_short(probe.path)} -> {response.status} ({elapsed:.0f} ms)"
+                f"{_short(probe.path)} -> {response.status} ({elapsed:.0f} ms)", True
             )
         self._refuse_unusable(response)
         return response
@@ -153,7 +156,7 @@ def observe(
     redactor: Redactor,
     *,
     wrong: str,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str, bool], None] | None = None,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Survey:

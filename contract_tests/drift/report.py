@@ -1,4 +1,4 @@
-"""The drift report: one structure (the JSON report), written as JSON, Markdown and JUnit XML."""
+"""The drift report: one structure (the JSON report), written as JSON, Markdown, JUnit XML, HTML."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .._redact import Redactor
+from .htmlreport import render_html
 from .model import BREAKING, INFO, SEVERITIES, WARNING, Finding, Survey
 
 __all__ = [
@@ -215,6 +216,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     if report["accepted"]:
         lines += [f"<details><summary>Accepted by the baseline ({len(report['accepted'])})"
                   "</summary>", "", *_findings_table(report["accepted"]), "", "</details>", ""]
+    lines += ["The full report, with old and new values and a history chart when one is kept: "
+              "[drift-report.html](drift-report.html) (in the `drift-report` artifact in CI).", ""]
     recorded = report["recorded"]
     if recorded:
         lines += [f"Recorded {len(recorded['scenarios'])} scenario(s) to `{recorded['dir']}`"
@@ -275,13 +278,18 @@ def render_junit(report: dict[str, Any]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")
 
 
-def write_reports(report: dict[str, Any], directory: Path, redactor: Redactor) -> dict[str, Path]:
-    """Write the three files; the exact secrets are scrubbed from each as a last line of defence."""
+def write_reports(report: dict[str, Any], directory: Path, redactor: Redactor,
+                  history: list[dict[str, Any]] | None = None) -> dict[str, Path]:
+    """Write the four files; the exact secrets are scrubbed from each as a last line of defence.
+
+    ``history`` (earlier runs and this one, oldest first) adds a chart to the HTML page.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     texts = {
         "json": json.dumps(report, ensure_ascii=False, indent=2) + "\n",
         "md": render_markdown(report),
         "xml": render_junit(report) + "\n",
+        "html": render_html(report, history),
     }
     paths = {}
     for ext, text in texts.items():
