@@ -748,7 +748,7 @@ def openapi_document(
                     "in": "header",
                     "required": False,
                     "description": "The fake only: an isolated set of tasks, clock, journal and "
-                    "fault rules (at most 128 characters are used).",
+                    "fault rules (at most 128 characters; a longer name is a 400).",
                     "schema": {"type": "string"},
                 },
                 "Scenario": {

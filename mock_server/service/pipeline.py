@@ -1,8 +1,9 @@
 """The three /suno/ routes, written once: from a parsed call to an answer, free of any web stack.
 
 The Flask app (web/app.py) and the fast WSGI path (web/hot.py) both run a request the same way:
-``begin`` reads a ``Call`` from the WSGI environ, one of ``ROUTES`` turns it into an ``Answer``
-(or raises: every error answer is an exception the web layer words, as the gateway would), and
+``begin`` reads a ``Call`` from the WSGI environ, a route (``submit``, ``fetch``,
+``fetch_one``) turns it into an ``Answer`` (or raises: every error answer is an exception the
+web layer words, as the gateway would), and
 ``finish`` journals it. The journal entry is made in one place (``journal_entry``); a plain
 route hands it to its one store call (poll or add), so a request costs one store round trip.
 """
