@@ -129,6 +129,12 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     def submit(action: str) -> Response:
         return run(pipeline.submit, action=action)
 
+    if service.profile.surface == "elkapi":  # elsewhere NoRoute, as a vanilla gateway
+
+        @app.post("/suno/uploads/audio-url")
+        def upload_audio_url() -> Response:
+            return run(pipeline.upload_audio_url)
+
     @app.post("/suno/fetch")
     def fetch() -> Response:
         return run(pipeline.fetch)
