@@ -16,6 +16,7 @@ __all__ = [
     "ELKAPI_MUSIC_FIELDS",
     "FORWARDED_FIELDS",
     "MUSIC_TASKS",
+    "NEWAPI_ACTIONS",
     "SOURCE_TASKS",
     "SUBMIT_FIELDS",
     "SURFACES",
@@ -157,3 +158,7 @@ ACTIONS: dict[str, Action] = {
         ),
     )
 }
+
+# The actions a vanilla new-api gateway serves (the contract suite's submit cases; the ElkAPI
+# surface's own cases are still to come: issue 16).
+NEWAPI_ACTIONS: tuple[str, ...] = tuple(n for n, a in ACTIONS.items() if "newapi" in a.surfaces)
