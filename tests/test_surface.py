@@ -407,3 +407,48 @@ def test_the_hot_path_leaves_upload_to_flask_in_newapi(monkeypatch: Any, profile
     twins.same("POST", "/suno/uploads/audio-url", fast=False, json={"url": "u"}, headers=HOT_KEY)
     twins.same("POST", "/suno/submit/concat", fast=True, json={"clip_id": "u"}, headers=HOT_KEY)
     twins.check_state()
+
+
+# -- timing ------------------------------------------------------------------------------------
+
+
+def test_timing_aligns_the_clips_lyrics_within_its_length(elk: Any) -> None:
+    lyrics = "[Verse]\nRain on the window\nSing it slow"
+    task_id = accepted(post(elk, "/suno/submit/music", {"prompt": lyrics}))
+    advance(elk)
+    clip = fetch(elk, task_id)["data"][1]
+    r = elk.get(f"/suno/act/timing/{clip['id']}", headers=KEY)
+    assert r.status_code == 200 and r.content_type == "application/json"
+    body = body_of(r)
+    assert set(body) == {"aligned_words", "waveform_data", "hoot_cer", "is_streamed"}
+    words = body["aligned_words"]
+    assert "".join(w["word"] for w in words) == lyrics
+    assert [w["word"].strip() for w in words][:3] == ["[Verse]", "Rain", "on"]
+    times = [t for w in words for t in (w["start_s"], w["end_s"])]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    assert times[0] >= 0 and times[-1] <= clip["metadata"]["duration"]
+    for w in words:
+        assert w["success"] is True and 0 < w["p_align"] <= 1
+    assert body["waveform_data"] and all(0 <= v <= 1 for v in body["waveform_data"])
+    assert isinstance(body["hoot_cer"], float) and body["is_streamed"] is False
+    assert elk.get(f"/suno/act/timing/{clip['id']}", headers=KEY).data == r.data
+
+
+def test_timing_of_an_instrumental_has_no_words(elk: Any) -> None:
+    task_id = accepted(post(elk, "/suno/submit/music", {"make_instrumental": True}))
+    body = body_of(elk.get(f"/suno/act/timing/{clip_ids(task_id, 1)[0]}", headers=KEY))
+    assert body["aligned_words"] == [] and body["waveform_data"]
+
+
+def test_timing_errors(elk: Any) -> None:
+    _task, clip_id, _ = song(elk)
+    assert elk.get(f"/suno/act/timing/{clip_id}").status_code == 401
+    for headers, clip in [(OTHER, clip_id), (KEY, "nope"),
+                          ({**KEY, "X-Mock-Namespace": "elsewhere"}, clip_id)]:
+        r = elk.get(f"/suno/act/timing/{clip}", headers=headers)
+        assert "not a clip of one of your tasks" in refused(r)
+    for path in ("/suno/act/timing/", f"/suno/act/timing/{clip_id}/x"):
+        r = elk.get(path, headers=KEY)
+        assert r.status_code == 200 and r.content_type.startswith("text/html")
+    r = elk.post(f"/suno/act/timing/{clip_id}", headers=KEY)
+    assert r.status_code == 200 and r.content_type.startswith("text/html")

@@ -378,7 +378,7 @@ def _suno_paths(p: Profile) -> dict[str, Any]:
             "x-deviations": [d for d in DEVIATIONS if "POST /suno/fetch" in d["where"]],
         }
     }
-    fetch_one = {
+    fetch_one: dict[str, Any] = {
         "get": {
             "tags": ["suno"],
             "operationId": "fetchOne",
@@ -428,7 +428,58 @@ def _suno_paths(p: Profile) -> dict[str, Any]:
             "caller's own tasks (else 400 invalid_request, nothing stored)."
         )
         paths["/suno/uploads/audio-url"] = _upload_path(p, submit["post"]["responses"])
+        paths["/suno/act/timing/{clip_id}"] = _timing_path(fetch_one["get"]["responses"])
     return paths
+
+
+def _timing_path(fetch_responses: dict[str, Any]) -> dict[str, Any]:
+    """GET /suno/act/timing/{clip_id}: ElkAPI only (reference section 10)."""
+    responses = {k: v for k, v in fetch_responses.items() if k not in ("200", "400")}
+    word = {
+        "type": "object",
+        "required": ["word", "success", "start_s", "end_s", "p_align"],
+        "properties": {
+            "word": {"type": "string"},
+            "success": {"type": "boolean"},
+            "start_s": {"type": "number"},
+            "end_s": {"type": "number"},
+            "p_align": {"type": "number"},
+        },
+    }
+    responses["200"] = _response(
+        "Suno's raw answer (no envelope): the clip's lyrics word by word with times that "
+        "increase within its length, a waveform, the alignment's error rate.",
+        JSON,
+        {
+            "type": "object",
+            "required": ["aligned_words", "waveform_data", "hoot_cer", "is_streamed"],
+            "properties": {
+                "aligned_words": {"type": "array", "items": word},
+                "waveform_data": {"type": "array", "items": {"type": "number"}},
+                "hoot_cer": {"type": "number"},
+                "is_streamed": {"type": "boolean"},
+            },
+        },
+    )
+    responses["400"] = _response(
+        "invalid_request: the id is not a clip of one of the caller's tasks.",
+        JSON_UTF8,
+        _ref("TaskError"),
+    )
+    return {
+        "get": {
+            "tags": ["suno"],
+            "operationId": "clipTiming",
+            "summary": "A clip's lyrics aligned in time (ElkAPI)",
+            "parameters": [
+                {"name": "clip_id", "in": "path", "required": True,
+                 "description": "a clip id of one of the caller's tasks",
+                 "schema": _PATH_SEGMENT},
+                _NAMESPACE,
+            ],
+            "responses": responses,
+        }
+    }
 
 
 def _upload_path(p: Profile, submit_responses: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import uuid
 import zlib
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from mock_server.core.media_urls import local_urls
 from mock_server.core.record import TaskRecord
 from mock_server.core.scenarios import Scenario, Step
 
-__all__ = ["clip_facts", "clip_ids", "model_of", "mysql_order", "render_task"]
+__all__ = ["aligned_lyrics", "clip_facts", "clip_ids", "model_of", "mysql_order", "render_task"]
 
 # mv -> (model_name, major_model_version), as Suno reports them.
 _MODELS = {
@@ -332,6 +333,40 @@ def render_task(
         name: values[name]
         for name in profile.task_fields
         if not (name in profile.omitempty and values[name] in ("", None, 0))
+    }
+
+
+_WAVEFORM_POINTS = 200
+
+
+def aligned_lyrics(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """Suno's timing answer for a clip (``clip_facts``): each word of its lyrics with times that
+    increase within its length, a waveform, an alignment error rate. Deterministic per clip."""
+    duration = float(facts.get("duration") or 0.0)
+    words = re.findall(r"\S+\s*", str(facts.get("prompt") or ""))
+    seed = zlib.crc32(str(facts["id"]).encode())
+    aligned = []
+    if words and duration > 0:
+        lead = min(5.0, duration * 0.05)
+        step = (duration * 0.95 - lead) / len(words)
+        for i, word in enumerate(words):
+            start = lead + i * step
+            aligned.append({
+                "word": word,
+                "success": True,
+                "start_s": round(start, 3),
+                "end_s": round(start + step * 0.8, 3),
+                "p_align": round(0.8 + ((seed >> (i % 24)) & 0xFF) / 1275, 3),
+            })
+    waveform = [
+        round(0.2 + 0.8 * (zlib.crc32(f"{seed}/{i}".encode()) % 1000) / 1000, 3)
+        for i in range(_WAVEFORM_POINTS)
+    ]
+    return {
+        "aligned_words": aligned,
+        "waveform_data": waveform,
+        "hoot_cer": round((seed % 100) / 1000, 3),
+        "is_streamed": False,
     }
 
 

@@ -20,6 +20,7 @@ from mock_server.core.actions import ACTIONS, MUSIC_TASKS, SOURCE_TASKS, Action,
 from mock_server.core.identity import owner_of
 from mock_server.core.ids import new_request_id
 from mock_server.core.media_urls import PLACEHOLDER, media_origin
+from mock_server.core.render import aligned_lyrics
 from mock_server.errors import BindError, StoreUnavailable
 from mock_server.service.mock_service import MockService
 from mock_server.service.rendered import success_body
@@ -54,6 +55,7 @@ __all__ = [
     "journal_entry",
     "owner_of_key",
     "submit",
+    "timing",
     "upload_audio_url",
 ]
 
@@ -325,6 +327,18 @@ def _submit(service: MockService, call: Call, action: Action) -> Answer:
     return Answer(
         success_body(task_id), profile.submit_content_type, profile.submit_headers, 200
     )
+
+
+def timing(service: MockService, call: Call) -> Answer:
+    """GET /suno/act/timing/{clip_id} (ElkAPI): the caller's clip's lyrics aligned in time, as
+    Suno's raw answer (``call.task_id`` holds the clip id)."""
+    owner = authenticate(service, call)
+    facts = service.find_clip(call.ns, owner, call.task_id)
+    if facts is None:
+        raise task_error(
+            400, "invalid_request", f"clip_id {call.task_id!r} is not a clip of one of your tasks"
+        )
+    return _json(gojson.dumpb(aligned_lyrics(facts)))
 
 
 def fetch(service: MockService, call: Call) -> Answer:
