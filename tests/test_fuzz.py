@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from mock_server import Config, create_app, resolved_schema, validate
+from mock_server import Config, create_app, load_profile, resolved_schema, validate
 
 KEY = {"Authorization": "Bearer sk-fuzz"}
 FUZZ = settings(
@@ -158,6 +158,10 @@ def test_valid_submit_requests_are_accepted(seeded, body, action):
     assert_documented(response)
     if action == "lyrics" and not body.get("prompt"):
         assert response.get_json()["message"] == "prompt_empty"
+    elif body.get("continue_clip_id") and load_profile(Config().profile).continuation_check:
+        # Before 2026-02-22 a continuation must name one of the caller's tasks as its origin.
+        assert response.status_code == 400
+        assert response.get_json()["message"] in ("task id is empty", "task_origin_not_exist")
     else:
         assert response.status_code == 200
         task_id = response.get_json()["data"]
