@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mock_server import Config, create_app, validate
 from mock_server.core.render import clip_ids
@@ -452,3 +454,37 @@ def test_timing_errors(elk: Any) -> None:
         assert r.status_code == 200 and r.content_type.startswith("text/html")
     r = elk.post(f"/suno/act/timing/{clip_id}", headers=KEY)
     assert r.status_code == 200 and r.content_type.startswith("text/html")
+
+
+# -- bad input is never a 500 ------------------------------------------------------------------
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
+    ),
+    max_leaves=12,
+)
+_KEYS = ["clip_id", "is_infill", "url", "task", "continue_clip_id", "continue_at", "task_id",
+         "infill_start_s", "infill_end_s", "stem_type_id", "stem_type_group_name", "stem_task",
+         "persona_id", "negative_tags", "generation_type", "prompt", "x"]
+_elk_app = create_app(Config(profile="elkapi", clock="manual", poll_interval=0))
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    path=st.sampled_from(["/suno/submit/concat", "/suno/uploads/audio-url", "/suno/submit/music"]),
+    body=_values | st.dictionaries(st.sampled_from(_KEYS), _values, max_size=6),
+)
+def test_any_json_to_the_new_routes_is_answered_never_a_500(path: str, body: Any) -> None:
+    client = _elk_app.test_client()
+    as_json = {**KEY, "Content-Type": "application/json"}
+    r = client.post(path, data=json.dumps(body), headers=as_json)
+    assert r.status_code in (200, 400), (path, body, r.data)
+    answer = body_of(r)
+    if r.status_code == 400:
+        assert validate(answer, "task-error") == []
+    else:
+        assert fetch(client, answer["data"])["task_id"] == answer["data"]
+    r = client.get(f"/suno/act/timing/{body if isinstance(body, str) else 'x'}", headers=KEY)
+    assert r.status_code in (200, 400)
