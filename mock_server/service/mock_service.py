@@ -293,14 +293,9 @@ class MockService:
     def find_clip(self, ns: str, owner: str, clip_id: str) -> dict[str, Any] | None:
         """The facts of ``clip_id`` if it is a clip of one of ``owner``'s tasks (clip_facts)."""
         for record in self.store.tasks(ns):
-            if record.owner != owner:
+            if record.owner != owner or ACTIONS[record.action].data != "clips":
                 continue
-            scenario = self.scenario_for(record)
-            if scenario.steps[-1].data != "clips" and all(
-                step.data != "clips" for step in scenario.steps
-            ):
-                continue
-            for facts in clip_facts(record, scenario):
+            for facts in clip_facts(record, self.scenario_for(record)):
                 if facts["id"] == clip_id:
                     return facts
         return None
