@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from contract_tests import checks, strategies
 from contract_tests._suite import given_within_budget
 from contract_tests.targets import Target
-from mock_server.core.actions import ACTIONS
+from mock_server.core.actions import NEWAPI_ACTIONS
 
 pytestmark = [pytest.mark.suno_contract, pytest.mark.suno_spend]
 
@@ -46,7 +46,7 @@ def test_submit_returns_a_task_id_that_can_be_fetched(suno_target: Target, actio
 def test_submit_accepts_schema_valid_bodies(suno_target: Target) -> None:
     """Bodies generated from submit-request (strict form) are all accepted."""
     t = suno_target
-    bodies = st.sampled_from(list(ACTIONS)).flatmap(
+    bodies = st.sampled_from(list(NEWAPI_ACTIONS)).flatmap(
         lambda action: st.tuples(st.just(action), strategies.submit_bodies(action)))
 
     def run(case: tuple[str, dict[str, Any]]) -> None:
@@ -60,7 +60,7 @@ def test_submit_accepts_schema_valid_bodies(suno_target: Target) -> None:
 def test_submit_rejects_invalid_bodies(suno_target: Target) -> None:
     """Wrongly typed fields, non-objects, LYRICS without a prompt: 400 invalid_request."""
     t = suno_target
-    bodies = st.sampled_from(list(ACTIONS)).flatmap(
+    bodies = st.sampled_from(list(NEWAPI_ACTIONS)).flatmap(
         lambda action: st.tuples(st.just(action), strategies.invalid_submit_bodies(action)))
 
     def run(case: tuple[str, Any]) -> None:

@@ -249,7 +249,11 @@ def _suno_paths(p: Profile) -> dict[str, Any]:
                "schema": {"type": "string", "const": value}, "required": True}
         for name, value in p.submit_headers.items()
     }
-    submit = {
+    elkapi = p.surface == "elkapi"
+    submit_actions = ["music", "lyrics", "MUSIC", "LYRICS"] + (
+        ["concat", "CONCAT"] if elkapi else []
+    )
+    submit: dict[str, Any] = {
         "post": {
             "tags": ["suno"],
             "operationId": "submit",
@@ -268,7 +272,7 @@ def _suno_paths(p: Profile) -> dict[str, Any]:
                     "required": True,
                     "description": "case-insensitive. Any other action has no channel: 503 "
                     "model_not_found before the body is read.",
-                    "schema": {"enum": ["music", "lyrics", "MUSIC", "LYRICS"]},
+                    "schema": {"enum": submit_actions},
                 },
                 {"$ref": "#/components/parameters/Scenario"},
                 _NAMESPACE,
@@ -374,7 +378,7 @@ def _suno_paths(p: Profile) -> dict[str, Any]:
             "x-deviations": [d for d in DEVIATIONS if "POST /suno/fetch" in d["where"]],
         }
     }
-    fetch_one = {
+    fetch_one: dict[str, Any] = {
         "get": {
             "tags": ["suno"],
             "operationId": "fetchOne",
@@ -409,10 +413,106 @@ def _suno_paths(p: Profile) -> dict[str, Any]:
             "x-deviations": [d for d in DEVIATIONS if "GET /suno/fetch" in d["where"]],
         }
     }
-    return {
+    paths = {
         "/suno/submit/{action}": submit,
         "/suno/fetch": fetch,
         "/suno/fetch/{id}": fetch_one,
+    }
+    if elkapi:
+        submit["post"]["description"] += (
+            " ElkAPI (this profile) also takes concat ({clip_id, is_infill}: the whole song "
+            "of one of the caller's clips) and, for music, the keys task (extend, cover, "
+            "infill, gen_stem), infill_start_s, infill_end_s, stem_type_id, "
+            "stem_type_group_name, stem_task, persona_id, negative_tags and generation_type; "
+            "a task kind's continue_clip_id and concat's clip_id must name a clip of the "
+            "caller's own tasks (else 400 invalid_request, nothing stored)."
+        )
+        paths["/suno/uploads/audio-url"] = _upload_path(p, submit["post"]["responses"])
+        paths["/suno/act/timing/{clip_id}"] = _timing_path(fetch_one["get"]["responses"])
+    return paths
+
+
+def _timing_path(fetch_responses: dict[str, Any]) -> dict[str, Any]:
+    """GET /suno/act/timing/{clip_id}: ElkAPI only (reference section 10)."""
+    responses = {k: v for k, v in fetch_responses.items() if k not in ("200", "400")}
+    word = {
+        "type": "object",
+        "required": ["word", "success", "start_s", "end_s", "p_align"],
+        "properties": {
+            "word": {"type": "string"},
+            "success": {"type": "boolean"},
+            "start_s": {"type": "number"},
+            "end_s": {"type": "number"},
+            "p_align": {"type": "number"},
+        },
+    }
+    responses["200"] = _response(
+        "Suno's raw answer (no envelope): the clip's lyrics word by word with times that "
+        "increase within its length, a waveform, the alignment's error rate.",
+        JSON,
+        {
+            "type": "object",
+            "required": ["aligned_words", "waveform_data", "hoot_cer", "is_streamed"],
+            "properties": {
+                "aligned_words": {"type": "array", "items": word},
+                "waveform_data": {"type": "array", "items": {"type": "number"}},
+                "hoot_cer": {"type": "number"},
+                "is_streamed": {"type": "boolean"},
+            },
+        },
+    )
+    responses["400"] = _response(
+        "invalid_request: the id is not a clip of one of the caller's tasks.",
+        JSON_UTF8,
+        _ref("TaskError"),
+    )
+    return {
+        "get": {
+            "tags": ["suno"],
+            "operationId": "clipTiming",
+            "summary": "A clip's lyrics aligned in time (ElkAPI)",
+            "parameters": [
+                {"name": "clip_id", "in": "path", "required": True,
+                 "description": "a clip id of one of the caller's tasks",
+                 "schema": _PATH_SEGMENT},
+                _NAMESPACE,
+            ],
+            "responses": responses,
+        }
+    }
+
+
+def _upload_path(p: Profile, submit_responses: dict[str, Any]) -> dict[str, Any]:
+    """POST /suno/uploads/audio-url: ElkAPI only (reference section 10)."""
+    responses = {k: v for k, v in submit_responses.items() if k != "503"}
+    responses["400"] = _response(
+        "invalid_request: the body is not JSON or does not bind, or url is missing or empty "
+        "('url is empty').",
+        JSON_UTF8,
+        _ref("TaskError"),
+    )
+    return {
+        "post": {
+            "tags": ["suno"],
+            "operationId": "uploadAudioUrl",
+            "summary": "Upload audio by URL (ElkAPI): a task whose clip is that audio",
+            "description": (
+                "The fake never fetches the URL: it keeps it in the clip's metadata.upload_url. "
+                "The task's one clip has metadata.type 'upload' and completes as its scenario "
+                "says (upload_success by default). The answer is the submit envelope with the "
+                f"new task's id ({p.id_format} ids)."
+            ),
+            "parameters": [{"$ref": "#/components/parameters/Scenario"}, _NAMESPACE],
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": {
+                    "type": "object",
+                    "required": ["url"],
+                    "properties": {"url": {"type": "string", "minLength": 1}},
+                }}},
+            },
+            "responses": responses,
+        }
     }
 
 

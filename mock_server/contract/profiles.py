@@ -32,6 +32,7 @@ class Profile:
     submit_headers: dict[str, str] = field(default_factory=dict)
     request_id_style: str = "2025"
     continuation_check: bool = False
+    surface: str = "newapi"  # "elkapi": ElkAPI's routes and submit keys too (reference §10)
 
     def auth_message(self, which: str, accept_language: str = "") -> str:
         table = self.auth_messages
@@ -74,4 +75,5 @@ def load_profile(name: str) -> Profile:
         submit_headers=raw.get("submit_headers", {}),
         request_id_style=raw.get("request_id_style", "2025"),
         continuation_check=raw.get("continuation_check", False),
+        surface=raw.get("surface", "newapi"),
     )

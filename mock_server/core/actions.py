@@ -11,7 +11,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ACTIONS", "FORWARDED_FIELDS", "SUBMIT_FIELDS", "Action", "channel_model"]
+__all__ = [
+    "ACTIONS",
+    "ELKAPI_MUSIC_FIELDS",
+    "FORWARDED_FIELDS",
+    "MUSIC_TASKS",
+    "NEWAPI_ACTIONS",
+    "SOURCE_TASKS",
+    "SUBMIT_FIELDS",
+    "SURFACES",
+    "Action",
+    "channel_model",
+]
 
 # dto.SunoSubmitReq as gin binds it: Go field name -> the JSON types it accepts.
 SUBMIT_FIELDS: dict[str, tuple[type, ...]] = {
@@ -29,6 +40,26 @@ SUBMIT_FIELDS: dict[str, tuple[type, ...]] = {
 # What a task keeps of its submit body: what new-api forwards upstream. It re-marshals the
 # struct, and notify_hook is bound but never forwarded (reference §9).
 FORWARDED_FIELDS: tuple[str, ...] = tuple(name for name in SUBMIT_FIELDS if name != "notify_hook")
+
+# The API surfaces a profile serves (its "surface"): a vanilla new-api gateway's, or ElkAPI's,
+# whose upstream (bltcy lineage) also takes the keys and routes of reference §10.
+SURFACES = ("newapi", "elkapi")
+# ElkAPI's MUSIC body beyond dto.SunoSubmitReq (reference §10): vanilla new-api drops these.
+ELKAPI_MUSIC_FIELDS: dict[str, tuple[type, ...]] = {
+    **SUBMIT_FIELDS,
+    "task": (str,),
+    "infill_start_s": (float, int),
+    "infill_end_s": (float, int),
+    "stem_type_id": (float, int),
+    "stem_type_group_name": (str,),
+    "stem_task": (str,),
+    "persona_id": (str,),
+    "negative_tags": (str,),
+    "generation_type": (str,),
+}
+# The MUSIC ``task`` kinds ElkAPI takes; those that work on a source clip (continue_clip_id).
+MUSIC_TASKS = ("extend", "cover", "infill", "gen_stem")
+SOURCE_TASKS = frozenset(MUSIC_TASKS)
 
 
 def channel_model(action: str) -> str:
@@ -57,10 +88,23 @@ class Action:
     # A submit that continues a clip (continue_clip_id) must name its origin task where the
     # profile checks it (new-api before 2026-02-22: MUSIC only).
     continues: bool = False
+    # The surfaces that serve it (a profile's "surface"); elsewhere it is an unknown action.
+    surfaces: tuple[str, ...] = SURFACES
+    # ElkAPI's body and kept fields where they differ from ``bind`` and ``kept``.
+    elkapi_bind: dict[str, tuple[type, ...]] | None = None
+    elkapi_kept: tuple[str, ...] | None = None
+    submit_route: bool = True  # served as POST /suno/submit/{name}; else by a route of its own
+    clip_count: int | None = None  # its tasks' clips, whatever the scenario's template says
 
     @property
     def model(self) -> str:
         return channel_model(self.name)
+
+    def binding(self, surface: str) -> tuple[dict[str, tuple[type, ...]], tuple[str, ...]]:
+        """The body as ``surface`` binds it, and the fields its task keeps."""
+        if surface == "elkapi" and self.elkapi_bind is not None:
+            return self.elkapi_bind, self.elkapi_kept or tuple(self.elkapi_bind)
+        return self.bind, self.kept
 
     def missing(self, fields: Mapping[str, Any]) -> str | None:
         """The invalid_request message of the first required field ``fields`` lacks, or None."""
@@ -74,7 +118,13 @@ ACTIONS: dict[str, Action] = {
     action.name: action
     for action in (
         Action(
-            "MUSIC", data="clips", quota=50_000, default_scenario="music_success", continues=True
+            "MUSIC",
+            data="clips",
+            quota=50_000,
+            default_scenario="music_success",
+            elkapi_bind=ELKAPI_MUSIC_FIELDS,
+            elkapi_kept=tuple(name for name in ELKAPI_MUSIC_FIELDS if name != "notify_hook"),
+            continues=True,
         ),
         Action(
             "LYRICS",
@@ -83,5 +133,36 @@ ACTIONS: dict[str, Action] = {
             default_scenario="lyrics_success",
             required={"prompt": "prompt_empty"},
         ),
+        # ElkAPI only (reference §10): the whole song of an extended clip.
+        Action(
+            "CONCAT",
+            data="clips",
+            quota=50_000,
+            default_scenario="concat_success",
+            bind={"clip_id": (str,), "is_infill": (bool,)},
+            go_type=("dto.SunoConcatReq", "SunoConcatReq"),
+            kept=("clip_id", "is_infill"),
+            required={"clip_id": "clip_id is empty"},
+            surfaces=("elkapi",),
+            clip_count=1,
+        ),
+        # ElkAPI only: POST /suno/uploads/audio-url, a clip of the audio at ``url``.
+        Action(
+            "UPLOAD",
+            data="clips",
+            quota=50_000,
+            default_scenario="upload_success",
+            bind={"url": (str,)},
+            go_type=("dto.SunoUploadReq", "SunoUploadReq"),
+            kept=("url",),
+            required={"url": "url is empty"},
+            surfaces=("elkapi",),
+            submit_route=False,
+            clip_count=1,
+        ),
     )
 }
+
+# The actions a vanilla new-api gateway serves (the contract suite's submit cases; the ElkAPI
+# surface's own cases are still to come: issue 16).
+NEWAPI_ACTIONS: tuple[str, ...] = tuple(n for n, a in ACTIONS.items() if "newapi" in a.surfaces)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import uuid
 import zlib
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from mock_server.core.media_urls import local_urls
 from mock_server.core.record import TaskRecord
 from mock_server.core.scenarios import Scenario, Step
 
-__all__ = ["clip_ids", "model_of", "mysql_order", "render_task"]
+__all__ = ["aligned_lyrics", "clip_facts", "clip_ids", "model_of", "mysql_order", "render_task"]
 
 # mv -> (model_name, major_model_version), as Suno reports them.
 _MODELS = {
@@ -72,6 +73,9 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
 def _inputs(record: TaskRecord, scenario: Scenario) -> dict[str, Any]:
     """What the app asked for, falling back on the scenario's template."""
     t, r = scenario.template, record.request
+    source = r.get("source")
+    if isinstance(source, dict):  # a clip made from the caller's clip: its words by default
+        t = {**t, **{k: source[k] for k in ("title", "tags", "prompt", "mv") if k in source}}
     described = bool(r.get("gpt_description_prompt"))
     instrumental = bool(r.get("make_instrumental", t.get("make_instrumental", False)))
     prompt = (
@@ -86,8 +90,8 @@ def _inputs(record: TaskRecord, scenario: Scenario) -> dict[str, Any]:
         "gpt_description_prompt": r.get("gpt_description_prompt")
         or t.get("gpt_description_prompt"),
         "mv": r.get("mv") or t.get("mv") or "chirp-v3-0",
-        "clip_count": int(t.get("clip_count", 2)),
-        "durations": list(t.get("durations", [180.0])),
+        "clip_count": ACTIONS[record.action].clip_count or int(t.get("clip_count", 2)),
+        "durations": _durations(record, list(t.get("durations", [180.0]))),
         "error_type": t.get("error_type", ""),
         "error_message": t.get("error_message", ""),
         "lyrics_prompt": r.get("prompt") or t.get("prompt", ""),
@@ -95,9 +99,85 @@ def _inputs(record: TaskRecord, scenario: Scenario) -> dict[str, Any]:
     }
 
 
+def _durations(record: TaskRecord, durations: list[Any]) -> list[Any]:
+    """A task's clip lengths: the scenario's, or what its source clip makes them (extend: the
+    source up to ``continue_at`` plus the new part; concat, cover, infill, stems: the source's)."""
+    r = record.request
+    source = r.get("source")
+    if not isinstance(source, dict):
+        return durations
+    whole = float(source.get("duration") or 0.0)
+    if record.action == "MUSIC" and r.get("task") == "extend":
+        at = r.get("continue_at")
+        kept = min(float(at), whole) if isinstance(at, (int, float)) and at > 0 else whole
+        return [round(kept + float(d), 2) for d in durations]
+    return [whole]
+
+
+def _lineage(record: TaskRecord) -> dict[str, Any]:
+    """The metadata a clip made from another carries (Suno's type, history, concat_history)."""
+    r = record.request
+    if record.action == "UPLOAD":
+        return {"type": "upload", "upload_url": r.get("url", "")}
+    source = r.get("source")
+    if not isinstance(source, dict):
+        return {}
+    before = list(source.get("history") or [])
+    if record.action == "CONCAT":
+        return {
+            "type": "concat",
+            "concat_history": [*before, {"id": source["id"], "type": "gen"}],
+            "is_infill": bool(r.get("is_infill", False)),
+        }
+    task = r.get("task")
+    if task == "extend":
+        entry: dict[str, Any] = {"id": source["id"], "type": "gen"}
+        if isinstance(r.get("continue_at"), (int, float)):
+            entry["continue_at"] = r["continue_at"]
+        return {"type": "gen", "history": [*before, entry]}
+    if task == "cover":
+        return {"type": "cover", "cover_clip_id": source["id"],
+                "history": [{"id": source["id"], "type": "cover"}]}
+    if task == "infill":
+        return {"type": "infill", "history": [{
+            "id": source["id"], "type": "infill",
+            "infill_start_s": r.get("infill_start_s"), "infill_end_s": r.get("infill_end_s"),
+        }]}
+    if task == "gen_stem":
+        return {"type": "stem", "stem_from_id": source["id"],
+                "stem_type_group_name": r.get("stem_type_group_name"),
+                "history": [{"id": source["id"], "type": "gen_stem"}]}
+    return {}
+
+
+def clip_facts(record: TaskRecord, scenario: Scenario) -> list[dict[str, Any]]:
+    """What a task's clips are made of, by clip: id, words, model, full length, history.
+
+    A submit that names a source clip copies them (``request["source"]``).
+    """
+    inputs = _inputs(record, scenario)
+    lineage = _lineage(record)
+    history = lineage.get("history") or lineage.get("concat_history")
+    durations = inputs["durations"]
+    return [
+        {
+            "id": clip_id,
+            "task_id": record.task_id,
+            "title": inputs["title"],
+            "tags": inputs["tags"],
+            "prompt": inputs["prompt"],
+            "mv": inputs["mv"],
+            "duration": float(durations[i % len(durations)]),
+            "history": history,
+        }
+        for i, clip_id in enumerate(clip_ids(record.task_id, inputs["clip_count"]))
+    ]
+
+
 def _clips(record: TaskRecord, scenario: Scenario, step: Step, inputs: dict[str, Any]) -> list[Any]:
     model_name, major = model_of(inputs["mv"])
     created = _iso(record.submit_time)
+    lineage = _lineage(record)
     out = []
     for i, clip_id in enumerate(clip_ids(record.task_id, inputs["clip_count"])):
         durations = inputs["durations"]
@@ -151,6 +231,7 @@ def _clips(record: TaskRecord, scenario: Scenario, step: Step, inputs: dict[str,
             "upvote_count": 0,
             "is_public": False,
         }
+        clip["metadata"].update(lineage)
         _merge(clip, _fill(step.clip, values))
         if i < len(step.clips):
             _merge(clip, _fill(step.clips[i], values))
@@ -252,6 +333,40 @@ def render_task(
         name: values[name]
         for name in profile.task_fields
         if not (name in profile.omitempty and values[name] in ("", None, 0))
+    }
+
+
+_WAVEFORM_POINTS = 200
+
+
+def aligned_lyrics(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """Suno's timing answer for a clip (``clip_facts``): each word of its lyrics with times that
+    increase within its length, a waveform, an alignment error rate. Deterministic per clip."""
+    duration = float(facts.get("duration") or 0.0)
+    words = re.findall(r"\S+\s*", str(facts.get("prompt") or ""))
+    seed = zlib.crc32(str(facts["id"]).encode())
+    aligned = []
+    if words and duration > 0:
+        lead = min(5.0, duration * 0.05)
+        step = (duration * 0.95 - lead) / len(words)
+        for i, word in enumerate(words):
+            start = lead + i * step
+            aligned.append({
+                "word": word,
+                "success": True,
+                "start_s": round(start, 3),
+                "end_s": round(start + step * 0.8, 3),
+                "p_align": round(0.8 + ((seed >> (i % 24)) & 0xFF) / 1275, 3),
+            })
+    waveform = [
+        round(0.2 + 0.8 * (zlib.crc32(f"{seed}/{i}".encode()) % 1000) / 1000, 3)
+        for i in range(_WAVEFORM_POINTS)
+    ]
+    return {
+        "aligned_words": aligned,
+        "waveform_data": waveform,
+        "hoot_cer": round((seed % 100) / 1000, 3),
+        "is_streamed": False,
     }
 
 

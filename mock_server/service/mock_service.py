@@ -15,7 +15,7 @@ from mock_server.core.identity import owner_of
 from mock_server.core.ids import new_task_id
 from mock_server.core.lifecycle import TaskState
 from mock_server.core.record import TaskRecord
-from mock_server.core.render import render_task
+from mock_server.core.render import clip_facts, render_task
 from mock_server.core.scenarios import Scenario, ScenarioBook, scenario_from_dict
 from mock_server.errors import FixtureError, InvalidInput, SettingsChanged, TaskNotFound
 from mock_server.faults.rules import FaultBook, load_fault_profile
@@ -128,13 +128,17 @@ class MockService:
         journal: dict[str, Any] | None = None,
         token: str | None = None,
         task_id: str | None = None,
+        source: Mapping[str, Any] | None = None,
     ) -> str:
         """A new task's id (``task_id``, already checked, or a new one in the profile's format).
 
         ``journal`` and ``token``: as for ``Store.add``.
         """
         task_id = task_id or new_task_id(self.profile.id_format)
-        kept = {k: request[k] for k in ACTIONS[action].kept if k in request}
+        _bind, keeps = ACTIONS[action].binding(self.profile.surface)
+        kept = {k: request[k] for k in keeps if k in request}
+        if source is not None:  # the clip it is made from (find_clip), as the task keeps it
+            kept["source"] = dict(source)
         record = TaskRecord(
             task_id=task_id,
             owner=owner,
@@ -285,6 +289,16 @@ class MockService:
             return True
         # Poll thresholds never decrease along a timeline: past the last, polls are saturated.
         return record.polls >= self.states.table(self.scenario_for(record)).polls[-1]
+
+    def find_clip(self, ns: str, owner: str, clip_id: str) -> dict[str, Any] | None:
+        """The facts of ``clip_id`` if it is a clip of one of ``owner``'s tasks (clip_facts)."""
+        for record in self.store.tasks(ns):
+            if record.owner != owner or ACTIONS[record.action].data != "clips":
+                continue
+            for facts in clip_facts(record, self.scenario_for(record)):
+                if facts["id"] == clip_id:
+                    return facts
+        return None
 
     def find(self, task_id: str, ns: str = "") -> TaskRecord | None:
         """The task, whoever owns it (admin)."""

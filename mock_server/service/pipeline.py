@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from mock_server.core.actions import ACTIONS, channel_model
+from mock_server.core.actions import ACTIONS, MUSIC_TASKS, SOURCE_TASKS, Action, channel_model
 from mock_server.core.identity import owner_of
 from mock_server.core.ids import new_request_id
 from mock_server.core.media_urls import PLACEHOLDER, media_origin
+from mock_server.core.render import aligned_lyrics
 from mock_server.errors import BindError, StoreUnavailable
 from mock_server.service.mock_service import MockService
 from mock_server.service.rendered import success_body
@@ -55,6 +56,8 @@ __all__ = [
     "journal_entry",
     "owner_of_key",
     "submit",
+    "timing",
+    "upload_audio_url",
 ]
 
 log = logging.getLogger("mock_server")
@@ -229,10 +232,10 @@ def _work(service: MockService, call: Call) -> tuple[float, dict[str, Any] | Non
 def submit(service: MockService, call: Call) -> Answer:
     """POST /suno/submit/{action}: the new task's id."""
     profile = service.profile
-    owner = authenticate(service, call)
+    authenticate(service, call)
     name = call.action.upper()
     action = ACTIONS.get(name)
-    if action is None:
+    if action is None or profile.surface not in action.surfaces or not action.submit_route:
         # Distribute finds no channel for suno_<action> before the body is read.
         raise gateway_error(
             503,
@@ -241,6 +244,48 @@ def submit(service: MockService, call: Call) -> Answer:
             code="model_not_found",
             with_code=profile.gateway_error_code,
         )
+    return _submit(service, call, action)
+
+
+def upload_audio_url(service: MockService, call: Call) -> Answer:
+    """POST /suno/uploads/audio-url (ElkAPI): a task whose clip is the audio at ``url``."""
+    authenticate(service, call)
+    return _submit(service, call, ACTIONS["UPLOAD"])
+
+
+def _source(
+    service: MockService, call: Call, owner: str, action: Action, fields: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The caller's clip a submit works on (concat's clip_id; continue_clip_id of a MUSIC
+    task kind), or None when it names none; a 400 when it is not one of the caller's clips."""
+    if action.name == "CONCAT":
+        name = "clip_id"
+    elif action.name == "MUSIC" and service.profile.surface == "elkapi" and "task" in fields:
+        task = fields["task"]
+        if task not in SOURCE_TASKS:
+            raise task_error(
+                400,
+                "invalid_request",
+                f"unknown task {task!r}: one of {', '.join(MUSIC_TASKS)}",
+            )
+        name = "continue_clip_id"
+        if not fields.get(name):
+            raise task_error(400, "invalid_request", f"task {task} needs continue_clip_id")
+    else:
+        return None
+    clip_id = fields[name]
+    facts = service.find_clip(call.ns, owner, clip_id)
+    if facts is None:
+        raise task_error(
+            400, "invalid_request", f"{name} {clip_id!r} is not a clip of one of your tasks"
+        )
+    return facts
+
+
+def _submit(service: MockService, call: Call, action: Action) -> Answer:
+    """A submit of ``action`` by the authenticated caller: the new task's id."""
+    profile = service.profile
+    owner = authenticate(service, call)
     body = call.read()
     if not mimetype_of(call.content_type).endswith("json"):
         # The live gateway leaves the request unparsed and panics (500 new_api_panic).
@@ -250,8 +295,9 @@ def submit(service: MockService, call: Call) -> Answer:
             "Content-Type must be application/json "
             "(the live gateway answers 500 new_api_panic here)",
         )
+    bind, _kept = action.binding(profile.surface)
     try:
-        fields = bind_object(body, action.bind, *action.go_type, null=_NULL_SUBMIT)
+        fields = bind_object(body, bind, *action.go_type, null=_NULL_SUBMIT)
     except BindError as exc:
         raise task_error(400, "invalid_request", str(exc)) from None
     problem = action.missing(fields)
@@ -264,15 +310,36 @@ def submit(service: MockService, call: Call) -> Answer:
             raise task_error(400, "invalid_request", "task id is empty")
         if service.store.get(call.ns, owner, origin) is None:
             raise task_error(400, "task_not_exist", "task_origin_not_exist")
+    source = _source(service, call, owner, action, fields)
     scenario = service.resolve_scenario(action.name, call.scenario)
     now, entry, token = _work(service, call)
     task_id = service.submit(
-        owner, action.name, fields, scenario, ns=call.ns, now=now, journal=entry, token=token
+        owner,
+        action.name,
+        fields,
+        scenario,
+        ns=call.ns,
+        now=now,
+        journal=entry,
+        token=token,
+        source=source,
     )
     call.journaled = None if entry is None else 200
     return Answer(
         success_body(task_id), profile.submit_content_type, profile.submit_headers, 200
     )
+
+
+def timing(service: MockService, call: Call) -> Answer:
+    """GET /suno/act/timing/{clip_id} (ElkAPI): the caller's clip's lyrics aligned in time, as
+    Suno's raw answer (``call.task_id`` holds the clip id)."""
+    owner = authenticate(service, call)
+    facts = service.find_clip(call.ns, owner, call.task_id)
+    if facts is None:
+        raise task_error(
+            400, "invalid_request", f"clip_id {call.task_id!r} is not a clip of one of your tasks"
+        )
+    return _json(gojson.dumpb(aligned_lyrics(facts)))
 
 
 def fetch(service: MockService, call: Call) -> Answer:

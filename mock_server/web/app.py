@@ -125,6 +125,16 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     def submit(action: str) -> Response:
         return run(pipeline.submit, action=action)
 
+    if service.profile.surface == "elkapi":  # elsewhere NoRoute, as a vanilla gateway
+
+        @app.post("/suno/uploads/audio-url")
+        def upload_audio_url() -> Response:
+            return run(pipeline.upload_audio_url)
+
+        @app.get("/suno/act/timing/<clip_id>")
+        def timing(clip_id: str) -> Response:  # the fast path leaves it to Flask
+            return run(pipeline.timing, task_id=clip_id)
+
     @app.post("/suno/fetch")
     def fetch() -> Response:
         return run(pipeline.fetch)

@@ -46,6 +46,7 @@ StartResponse = Callable[..., Any]
 Hook = Callable[..., Any]
 _FETCH_PREFIX = "/suno/fetch/"
 _SUBMIT_PREFIX = "/suno/submit/"
+_UPLOAD_PATH = "/suno/uploads/audio-url"  # ElkAPI's only
 _ATTEMPTS = 3  # tries with fresh settings before the Flask path takes the request
 
 
@@ -121,6 +122,8 @@ class HotPath:
         if not (method in ("GET", "POST") and path.startswith("/suno/") and path.isascii()):
             return self.flask_wsgi(environ, start_response)
         route, param = _match(method, path)
+        if route is pipeline.upload_audio_url and self.service.profile.surface != "elkapi":
+            route = None  # a vanilla gateway's NoRoute
         if route is None or "HTTP_X_MOCK_FAULT" in environ:
             return self.flask_wsgi(environ, start_response)
         try:
@@ -243,6 +246,8 @@ def _match(method: str, path: str) -> tuple[Route | None, str]:
             return pipeline.fetch_one, task_id
     elif path == "/suno/fetch":
         return pipeline.fetch, ""
+    elif path == _UPLOAD_PATH:
+        return pipeline.upload_audio_url, ""
     elif path.startswith(_SUBMIT_PREFIX):
         action = path[len(_SUBMIT_PREFIX) :]
         if action and "/" not in action:
