@@ -412,3 +412,19 @@ def test_oversized_body_is_413_not_500():
     r = client.post("/suno/fetch", data=b'{"ids":["' + b"a" * 5000 + b'"]}', headers=KEY)
     assert r.status_code == 413
     assert body_of(r)["code"] == "read_request_body_failed"
+
+
+def test_a_profile_shows_the_clip_keys_its_deployments_carry():
+    """newapi-2025: the 2025 captures' clips repeat their id as clip_id (and tags, prompt)."""
+    for profile, has in (("newapi-2025", True), ("newapi-2026", False), ("elkapi", False)):
+        client = create_app(Config(profile=profile, clock="manual", poll_interval=0)).test_client()
+        key = {"Authorization": "Bearer sk-extra"}
+        task_id = client.post("/suno/submit/music", json={"tags": "lofi"}, headers=key).get_json()[
+            "data"]
+        client.post("/__mock/clock/advance", json={"seconds": 200})
+        clip = client.get(f"/suno/fetch/{task_id}", headers=key).get_json()["data"]["data"][0]
+        assert ("clip_id" in clip) is has, profile
+        if has:
+            assert (clip["clip_id"], clip["tags"], clip["entity_type"]) == (
+                clip["id"], "lofi", "song_schema")
+            assert list(clip) == sorted(clip, key=lambda k: (len(k), k))  # MySQL JSON order

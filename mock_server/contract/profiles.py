@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from mock_server.contract.fixtures import load_json_file
 from mock_server.contract.resources import profile_path, profiles_dir, schemas_dir
@@ -32,6 +33,7 @@ class Profile:
     submit_headers: dict[str, str] = field(default_factory=dict)
     request_id_style: str = "2025"
     continuation_check: bool = False
+    clip_extra: dict[str, Any] = field(default_factory=dict)
     surface: str = "newapi"  # "elkapi": ElkAPI's routes and submit keys too (reference §10)
 
     def auth_message(self, which: str, accept_language: str = "") -> str:
@@ -75,5 +77,6 @@ def load_profile(name: str) -> Profile:
         submit_headers=raw.get("submit_headers", {}),
         request_id_style=raw.get("request_id_style", "2025"),
         continuation_check=raw.get("continuation_check", False),
+        clip_extra=raw.get("clip_extra", {}),
         surface=raw.get("surface", "newapi"),
     )

@@ -174,7 +174,13 @@ def clip_facts(record: TaskRecord, scenario: Scenario) -> list[dict[str, Any]]:
     ]
 
 
-def _clips(record: TaskRecord, scenario: Scenario, step: Step, inputs: dict[str, Any]) -> list[Any]:
+def _clips(
+    record: TaskRecord,
+    scenario: Scenario,
+    step: Step,
+    inputs: dict[str, Any],
+    extra: Mapping[str, Any] | None = None,
+) -> list[Any]:
     model_name, major = model_of(inputs["mv"])
     created = _iso(record.submit_time)
     lineage = _lineage(record)
@@ -232,6 +238,8 @@ def _clips(record: TaskRecord, scenario: Scenario, step: Step, inputs: dict[str,
             "is_public": False,
         }
         clip["metadata"].update(lineage)
+        if extra:  # keys this profile's deployments add (real captures); the scenario wins
+            _merge(clip, _fill(dict(extra), values))
         _merge(clip, _fill(step.clip, values))
         if i < len(step.clips):
             _merge(clip, _fill(step.clips[i], values))
@@ -291,7 +299,7 @@ def render_task(
         },
     )
     if step.data == "clips":
-        data: Any = _clips(record, scenario, step, inputs)
+        data: Any = _clips(record, scenario, step, inputs, profile.clip_extra)
         if local_media:
             for clip in data:
                 for key in _MEDIA_KEYS:
