@@ -322,3 +322,9 @@ def test_namespaces_isolate_tasks_clock_and_journal(client):
 def test_unknown_admin_route_is_a_json_404(client):
     r = client.get("/__mock/nothing")
     assert r.status_code == 404 and r.get_json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("action", [{}, [], 5, None, "music", "CONCAT?"])
+def test_a_task_of_any_json_action_is_a_400_or_created_never_a_500(client, action):
+    r = client.post("/__mock/tasks", json={"api_key": "a", "action": action})
+    assert r.status_code in (201, 400), r.data

@@ -124,7 +124,7 @@ def new_task(service: _Service, body: Mapping[str, Any]) -> NewTask:
         raise InvalidInput("'request': " + "; ".join(str(p) for p in problems))
     elapsed = _seconds(body, "elapsed") if "elapsed" in body else 0.0
     action = body.get("action")
-    if action is not None and action not in ACTIONS:
+    if action is not None and not (isinstance(action, str) and action in ACTIONS):
         raise InvalidInput(f"'action' must be {' or '.join(ACTIONS)}")
     raw = body.get("scenario")
     scenario = _scenario(service, raw, action)
