@@ -86,6 +86,15 @@ CREATE TABLE IF NOT EXISTS counters (
 ) WITHOUT ROWID
 """,
 )
+# Columns added to files made before them (each table above is created without them), with
+# no new schema version: releases before them still read and write the file.
+_COLUMNS_ADDED: dict[str, tuple[tuple[str, str], ...]] = {
+    "spaces": (),
+    "tasks": (),
+    "journal": (("at", "REAL"),),  # writes behind: a file's older entries (NULL) sort first
+    "faults": (),
+    "counters": (),
+}
 _SETTINGS = (
     "SELECT (SELECT clock FROM spaces WHERE ns = ?), (SELECT rules FROM faults WHERE ns = ?)"
 )
@@ -188,6 +197,30 @@ class SQLiteStore:
     def _init_schema(self) -> None:
         with self._reading() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
+            current = self._schema_current(conn)
+        if not current:
+            self._create_schema()
+        try:
+            sweep(self._marks, 0, self._recover)  # tasks logged by workers killed since
+        except StoreUnavailable as exc:  # a full disk, say: the next read that misses tries again
+            log.warning("tasks logged by a killed worker not written yet: %s", exc)
+
+    @staticmethod
+    def _schema_current(conn: sqlite3.Connection) -> bool:
+        """Whether the file is ready as it is: then opening it writes nothing, so that a worker
+        (re)started on a full disk or a locked file still opens it, and answers what it can."""
+        if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+            return False
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_schema")}
+        if not names >= {*_COLUMNS_ADDED, "journal_by_ns"}:
+            return False
+        for table, added in _COLUMNS_ADDED.items():
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if not columns >= {name for name, _kind in added}:
+                return False
+        return True
+
+    def _create_schema(self) -> None:
         with self._transaction() as tx:
             version = tx.execute("PRAGMA user_version").fetchone()[0]
             if version not in _READS:
@@ -197,11 +230,12 @@ class SQLiteStore:
                 )
             for statement in _SCHEMA:
                 tx.execute(statement)
-            columns = {row[1] for row in tx.execute("PRAGMA table_info(journal)")}
-            if "at" not in columns:  # files from before writes-behind: older entries sort first
-                tx.execute("ALTER TABLE journal ADD COLUMN at REAL")
+            for table, added in _COLUMNS_ADDED.items():
+                columns = {row[1] for row in tx.execute(f"PRAGMA table_info({table})")}
+                for name, kind in added:
+                    if name not in columns:
+                        tx.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
             tx.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-        sweep(self._marks, 0, self._recover)  # tasks logged by workers killed since
 
     # tasks -------------------------------------------------------------------
     @_unavailable
