@@ -161,6 +161,9 @@ class MemoryStore:
     def ping(self) -> bool:
         return True
 
+    def probe_write(self) -> None:
+        """Always writable: a dictionary."""
+
     def close(self) -> None:
         """Nothing to flush: the state dies with the process."""
 

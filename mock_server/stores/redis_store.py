@@ -20,7 +20,7 @@ from redis.retry import Retry
 
 from mock_server.core.clock import ClockState
 from mock_server.core.record import TaskRecord
-from mock_server.errors import SettingsChanged
+from mock_server.errors import SettingsChanged, StoreUnavailable
 from mock_server.stores.base import Settings, unavailable_on
 from mock_server.stores.codec import dumps, facts_of, record_from
 
@@ -78,10 +78,18 @@ redis.call('HSET', KEYS[2], 'token', ARGV[2])
 return #ids
 """
 
-# A lost or refused connection; the message names the error type only, never the URL.
+# A lost or refused connection, or a Redis that takes no writes now (a read-only replica, past
+# its maxmemory with noeviction); the message names the error type only, never the URL.
 _unavailable = unavailable_on(
-    (redis.ConnectionError, redis.TimeoutError), lambda exc: f"redis store: {type(exc).__name__}"
+    (
+        redis.ConnectionError,
+        redis.TimeoutError,
+        redis.exceptions.ReadOnlyError,
+        redis.exceptions.OutOfMemoryError,
+    ),
+    lambda exc: f"redis store: {type(exc).__name__}",
 )
+_PROBE_TTL_MS = 60_000  # the probe's key goes by itself
 
 
 class _Keys:
@@ -323,6 +331,13 @@ class RedisStore:
             return bool(self._redis.ping())
         except redis.RedisError:
             return False
+
+    @_unavailable
+    def probe_write(self) -> None:
+        try:
+            self._redis.set(f"{self.prefix}:probe", os.getpid(), px=_PROBE_TTL_MS)
+        except redis.ResponseError as exc:  # MISCONF (snapshots failing), NOREPLICAS...
+            raise StoreUnavailable(f"redis store: {type(exc).__name__}") from exc
 
     def close(self) -> None:
         self._redis.close()

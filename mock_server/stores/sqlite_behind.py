@@ -103,6 +103,11 @@ class Mark:
         self._map[self._used : end] = line
         self._used = end
 
+    def reserve(self) -> None:
+        """Allocate the first blocks of the log now (OSError when there is no room)."""
+        if self._map is None:
+            self._grow(0)
+
     def _grow(self, needed: int) -> None:
         size = max(_MARK_SIZE, needed * 2)
         # Blocks allocated before they are mapped: a write through a mapping into a hole that

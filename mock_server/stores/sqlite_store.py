@@ -31,7 +31,7 @@ from mock_server.core.record import TaskRecord
 from mock_server.errors import ConfigError, SettingsChanged, StoreUnavailable
 from mock_server.stores.base import Settings, unavailable_on
 from mock_server.stores.codec import dumps, facts_of, record_from
-from mock_server.stores.sqlite_behind import Batch, Behind, Signal, TaskRow, sweep
+from mock_server.stores.sqlite_behind import Batch, Behind, Mark, Signal, TaskRow, sweep
 
 __all__ = ["SQLiteStore"]
 
@@ -574,6 +574,18 @@ class SQLiteStore:
         except sqlite3.Error:
             return False
         return True
+
+    @_unavailable
+    def probe_write(self) -> None:
+        """What a submit needs: a task log in ``<file>-behind/`` with its first blocks, then a
+        write transaction (the schema version, written again as it is)."""
+        mark = Mark(self._marks)
+        try:
+            mark.reserve()
+        finally:
+            mark.lower()
+        with self._transaction() as tx:
+            tx.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
     def close(self) -> None:
         """Close this process's connection; the last one to close checkpoints the WAL."""

@@ -1,7 +1,8 @@
-"""A SQLite store on a full disk: the gateway's database error, never a dead server.
+"""A SQLite store on a full or read-only disk: the gateway's database error, /readyz 503, and
+never a dead server.
 
-A real full file system: a small tmpfs mounted for the test (root only; skipped with the reason
-where mounting is not permitted), filled with a file, then freed.
+Real file systems: a small tmpfs mounted for the test (root only; skipped with the reason where
+mounting is not permitted), filled with a file then freed, or bound read-only over itself.
 """
 
 from __future__ import annotations
@@ -29,28 +30,43 @@ KEY = {"Authorization": "Bearer sk-full-disk"}
 DB_ERROR = "Database error, please contact the administrator (request id: "
 
 
+def _mount(*args: str) -> None:
+    """``mount ARGS``, or skip the test with the reason."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a file system needs root: full and read-only disk tests skipped")
+    try:
+        subprocess.run(["mount", *args], check=True, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = (getattr(exc, "stderr", b"") or b"").decode(errors="replace").strip()
+        pytest.skip(f"cannot mount here: mount {' '.join(args)}: {exc} {detail}")
+
+
+def _umount(where: Path) -> None:
+    # Lazily, so that a process still holding a file there cannot leave it mounted.
+    subprocess.run(["umount", "-l", str(where)], check=False, timeout=30)
+
+
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
     """A 4 MiB tmpfs of our own, unmounted afterwards."""
     where = tmp_path / "fs"
     where.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs to fill needs root: full-disk tests skipped")
-    try:
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        pytest.skip(f"cannot mount a tmpfs here ({exc} {detail.decode(errors='replace')})")
+    _mount("-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where))
     try:
         yield where
     finally:
-        # Lazily, so that a process still holding a file there cannot leave it mounted.
-        subprocess.run(["umount", "-l", str(where)], check=False, timeout=30)
+        _umount(where)
+
+
+@contextlib.contextmanager
+def read_only(where: Path) -> Iterator[None]:
+    """``where`` read-only for new opens (bound read-only over itself) within the block."""
+    _mount("--bind", str(where), str(where))
+    try:
+        _mount("-o", "remount,bind,ro", str(where))
+        yield
+    finally:
+        _umount(where)
 
 
 def fill(where: Path) -> Path:
@@ -112,6 +128,8 @@ def test_a_full_disk_answers_the_database_error_and_the_server_stays_up(
         for _ in range(3):
             _assert_database_error(_submit(client))
         assert _worker_pid(client) == worker  # the worker took no SIGBUS
+        ready = client.get("/readyz")
+        assert (ready.status_code, ready.json()["status"]) == (503, "unavailable")
         assert client.get(f"/suno/fetch/{kept}", headers=KEY).status_code in (200, 500)
 
         # A worker (re)started while the disk is full opens the store and answers.
@@ -128,6 +146,10 @@ def test_a_full_disk_answers_the_database_error_and_the_server_stays_up(
 
         filler.unlink()  # space again: the server recovers by itself
         after = _submit(client)
+        deadline = time.monotonic() + 20  # a worker keeps its readiness answer for a second
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "not ready again once the disk had room"
+            time.sleep(0.05)
         assert after.status_code == 200, after.text
         for task_id in (kept, after.json()["data"]):
             fetched = client.get(f"/suno/fetch/{task_id}", headers=KEY)
@@ -179,3 +201,28 @@ def test_a_sqlite_store_on_a_full_disk_refuses_submits_instead_of_crashing(
     child.start()
     child.join(timeout=120)
     assert child.exitcode == 0, f"the store's process ended with {child.exitcode} (-7: SIGBUS)"
+
+
+def test_a_read_only_directory_is_not_ready_and_submits_answer_the_database_error(
+    small_fs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mock_server import Config, create_app
+    from mock_server.web import ops
+
+    monkeypatch.setattr(ops, "READY_FOR", 0.0)  # every /readyz probes
+    app = create_app(Config(clock="manual", store=f"sqlite://{small_fs / 'store.db'}"))
+    client = app.test_client()
+    kept = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY).get_json()["data"]
+    app.extensions["suno_mock"].store.journal("")  # written
+    with read_only(small_fs):
+        ready = client.get("/readyz")
+        assert (ready.status_code, ready.get_json()["status"]) == (503, "unavailable")
+        refused = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY)
+        assert refused.status_code == 500
+        assert refused.get_json()["error"]["message"].startswith(DB_ERROR)
+    assert client.get("/readyz").status_code == 200
+    after = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY)
+    assert after.status_code == 200
+    for task_id in (kept, after.get_json()["data"]):
+        assert client.get(f"/suno/fetch/{task_id}", headers=KEY).status_code == 200
+    app.extensions["suno_mock"].store.close()
