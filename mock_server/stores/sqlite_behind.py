@@ -212,10 +212,12 @@ def _row(line: bytes) -> TaskRow | None:
 class Batch:
     """Writes behind of one interval: tasks, poll counts, journal entries, and their marks."""
 
-    __slots__ = ("entries", "marks", "polls", "tasks")
+    __slots__ = ("entries", "marks", "polls", "submitted", "tasks", "used")
 
     def __init__(self) -> None:
         self.tasks: list[TaskRow] = []
+        self.submitted: list[float] = []  # the wall time of each task's submit
+        self.used: dict[str, float] = {}  # namespace -> the wall time of its last use here
         self.polls: dict[tuple[str, str, str], int] = {}
         self.entries: list[tuple[str, float, dict[str, Any]]] = []
         self.marks: list[Mark] = []
@@ -255,10 +257,17 @@ class Behind:
         return batch
 
     def add(
-        self, ns: str, owner: str, task_ids: Iterable[str], entry: dict[str, Any] | None
+        self,
+        ns: str,
+        owner: str,
+        task_ids: Iterable[str],
+        entry: dict[str, Any] | None,
+        at: float,
     ) -> None:
+        """Defer polls and a journal entry of a request at wall time ``at``."""
         with self._lock:
             batch = self._open()
+            batch.used[ns] = at
             polls = batch.polls
             for task_id in task_ids:
                 key = (ns, owner, task_id)
@@ -269,11 +278,14 @@ class Behind:
         if full:
             self._wake.set()
 
-    def add_task(self, row: TaskRow, entry: dict[str, Any] | None) -> None:
+    def add_task(self, row: TaskRow, entry: dict[str, Any] | None, at: float) -> None:
+        """Log the task (OSError: not logged, not acknowledged), then defer its write."""
         with self._lock:
             batch = self._open()
             batch.marks[-1].log(row)
             batch.tasks.append(row)
+            batch.submitted.append(at)
+            batch.used[row[0]] = at
             if entry is not None:
                 batch.entries.append((row[0], time.time(), entry))
             full = len(batch.tasks) + len(batch.entries) >= _FLUSH_AT
@@ -295,6 +307,8 @@ class Behind:
                 if batch.tasks:  # kept, with the marks that log them, for the next try
                     with self._lock:
                         self._batch.tasks[:0] = batch.tasks
+                        self._batch.submitted[:0] = batch.submitted
+                        self._batch.used = {**batch.used, **self._batch.used}
                         self._batch.marks[:0] = batch.marks
                 else:
                     for mark in batch.marks:
