@@ -89,6 +89,29 @@ def _parser() -> argparse.ArgumentParser:
         help="one JSON line per request on stderr (off by default: it costs throughput)",
     )
     serve.add_argument(
+        "--retention",
+        type=float,
+        default=float(_env("RETENTION", str(7 * 24 * 3600))),
+        metavar="SECONDS",
+        help="forget namespaces not used, and tasks not polled, for this long "
+        "(default: 604800, a week; 0: keep them)",
+    )
+    serve.add_argument(
+        "--max-namespaces",
+        type=int,
+        default=int(_env("MAX_NAMESPACES", "1000")),
+        metavar="N",
+        help="keep at most N namespaces, forgetting the least recently used (0: no cap)",
+    )
+    serve.add_argument(
+        "--max-tasks",
+        type=int,
+        default=int(_env("MAX_TASKS", "200000")),
+        metavar="N",
+        help="keep at most N tasks in the store, forgetting the least recently polled "
+        "(0: no cap)",
+    )
+    serve.add_argument(
         "--graceful-timeout",
         type=int,
         default=int(_env("GRACEFUL_TIMEOUT", "10")),
@@ -145,6 +168,9 @@ def _serve(args: argparse.Namespace) -> int:
             faults=tuple(args.faults),
             store=store,
             access_log=args.access_log,
+            retention=args.retention,
+            max_namespaces=args.max_namespaces,
+            max_tasks=args.max_tasks,
         )
         workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
         return serve(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from mock_server.core.clock import ClockState
+from mock_server.core.config import Config
 from mock_server.core.record import TaskRecord
 from mock_server.errors import SettingsChanged, StoreUnavailable
 
@@ -84,6 +85,15 @@ class Limits:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive or None (no limit), not {value!r}")
+
+    @classmethod
+    def of(cls, config: Config) -> Limits:
+        """The limits a server's configuration sets (0 there: no limit)."""
+        return cls(
+            retention=config.retention or None,
+            max_namespaces=config.max_namespaces or None,
+            max_tasks=config.max_tasks or None,
+        )
 
     def cutoff(self, now: float) -> float | None:
         """Used or touched before this (wall time): forgotten."""
