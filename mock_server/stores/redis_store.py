@@ -61,13 +61,12 @@ local function log(entry)
 end
 -- A use, or a touch, a second after the last one written is written (with the keys' time to
 -- live): a read instead of seven writes for most requests.
+-- A replica whose clock is behind never moves a use back.
 local function used()
-  local last = redis.call('HGET', KEYS[1], 'used')
-  if not fresh and last and now - tonumber(last) < 1000 and now >= tonumber(last) then
-    return
-  end
+  local last = tonumber(redis.call('HGET', KEYS[1], 'used') or '')
+  if not fresh and last and now - last < 1000 then return end
   if last or redis.call('EXISTS', KEYS[1]) == 1 then
-    redis.call('HSET', KEYS[1], 'used', ARGV[4])
+    redis.call('HSET', KEYS[1], 'used', math.max(now, last or 0))
   end
   if ttl > 0 then
     for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ttl) end
@@ -75,8 +74,8 @@ local function used()
 end
 local function touched(key, id, new)
   if not new then
-    local last = redis.call('ZSCORE', KEYS[4], id)
-    if last and now - tonumber(last) < 1000 and now >= tonumber(last) then return end
+    local last = tonumber(redis.call('ZSCORE', KEYS[4], id) or '')
+    if last and now - last < 1000 then return end
   end
   redis.call('ZADD', KEYS[4], ARGV[4], id)
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
