@@ -119,6 +119,29 @@ def _parser() -> argparse.ArgumentParser:
         "came to); set it behind a proxy or in Compose",
     )
     serve.add_argument(
+        "--retention",
+        type=float,
+        default=float(_env("RETENTION", str(7 * 24 * 3600))),
+        metavar="SECONDS",
+        help="forget namespaces not used, and tasks not polled, for this long "
+        "(default: 604800, a week; 0: keep them)",
+    )
+    serve.add_argument(
+        "--max-namespaces",
+        type=int,
+        default=int(_env("MAX_NAMESPACES", "1000")),
+        metavar="N",
+        help="keep at most N namespaces, forgetting the least recently used (0: no cap)",
+    )
+    serve.add_argument(
+        "--max-tasks",
+        type=int,
+        default=int(_env("MAX_TASKS", "200000")),
+        metavar="N",
+        help="keep at most N tasks in the store, forgetting the least recently polled "
+        "(0: no cap)",
+    )
+    serve.add_argument(
         "--graceful-timeout",
         type=int,
         default=int(_env("GRACEFUL_TIMEOUT", "10")),
@@ -247,6 +270,9 @@ def _serve(args: argparse.Namespace) -> int:
             poll_interval=args.poll_interval,
             media_urls=args.media_urls,
             media_base_url=args.media_base_url,
+            retention=args.retention,
+            max_namespaces=args.max_namespaces,
+            max_tasks=args.max_tasks,
         )
         workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
         tls = None

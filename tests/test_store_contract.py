@@ -20,7 +20,7 @@ from mock_server.core.clock import ClockState
 from mock_server.core.record import TaskRecord
 from mock_server.errors import SettingsChanged
 from mock_server.stores import sqlite_store as _store_sqlite
-from mock_server.stores.base import Store
+from mock_server.stores.base import Limits, Store, Swept
 from mock_server.stores.codec import dumps, facts_of
 from mock_server.stores.urls import open_store
 from tests._servers import RedisServer, redis_server
@@ -552,6 +552,218 @@ def test_reset_clears_one_namespace_only(store: Seedable) -> None:
 @all_backends
 def test_ping_says_the_store_answers(store: Seedable) -> None:
     assert store.ping() is True
+
+
+# --- limits: retention and caps ---------------------------------------------------------------
+
+
+class Wall:
+    """The wall time a store reads for its limits, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def wall() -> Wall:
+    return Wall()
+
+
+@pytest.fixture
+def limited(store_url: str, wall: Wall) -> Iterator[Callable[..., Seedable]]:
+    """Open the store with ``Limits(**kw)`` on the test's wall clock."""
+    opened: list[Seedable] = []
+
+    def _open(**kw: object) -> Seedable:
+        limits = Limits(**kw)  # type: ignore[arg-type]
+        store = open_store(store_url, manual_clock, JOURNAL, limits=limits, wall=wall)
+        opened.append(store)
+        return store
+
+    yield _open
+    for store in opened:
+        store.close()
+
+
+def _start(store: Seedable, ns: str, *task_ids: str) -> None:
+    """A namespace as requests make it: its settings read first, then its submits."""
+    store.settings(ns)
+    for task_id in task_ids:
+        store.add(ns, record(task_id, seq=0), journal={"submit": task_id})
+
+
+def _ids(store: Seedable, ns: str) -> list[str]:
+    return sorted(r.task_id for r in store.tasks(ns))
+
+
+@all_backends
+def test_namespaces_and_tasks_unused_past_the_retention_are_forgotten(
+    limited: Callable[..., Seedable], wall: Wall
+) -> None:
+    store = limited(retention=3600)
+    _start(store, "idle", "i1")
+    store.set_clock("idle", store.clock("idle").set_to(5_000.0))
+    store.put_faults("idle", [{"uid": "r"}])
+    _start(store, "busy", "polled", "left")
+    wall.advance(2_000)
+    assert [r.task_id for r in store.poll("busy", "o_alice", ["polled"])] == ["polled"]
+    store.journal_append("busy", {"i": "late"})
+    wall.advance(2_000)  # idle: 4000 s unused; busy: used 2000 s ago, "left" untouched 4000 s
+    swept = store.sweep()
+    assert (swept.namespaces, swept.tasks) == (1, 2)
+    # The idle namespace is gone whole, as after a reset.
+    assert store.tasks("idle") == [] and store.find("idle", "i1") is None
+    assert store.journal("idle") == [] and store.get_faults("idle") is None
+    assert store.clock("idle").now() == 1_000.0
+    # The busy one keeps what it touched, and its journal.
+    assert _ids(store, "busy") == ["polled"]
+    assert store.get("busy", "o_alice", "left") is None
+    assert store.journal("busy")[-1] == {"i": "late"}
+    assert store.sweep() == Swept()  # nothing more to forget
+
+
+@all_backends
+def test_past_max_namespaces_the_least_recently_used_go_first(
+    limited: Callable[..., Seedable], wall: Wall
+) -> None:
+    store = limited(max_namespaces=3)
+    for ns in ("a", "b", "c"):
+        _start(store, ns, f"{ns}1")
+        wall.advance(10)
+    store.poll("a", "o_alice", ["a1"])  # a used again: b is now the least recently used
+    wall.advance(10)
+    _start(store, "d", "d1")
+    store.sweep()
+    assert [ns for ns in "abcd" if _ids(store, ns)] == ["a", "c", "d"]
+    assert store.journal("b") == []
+    wall.advance(10)
+    _start(store, "e", "e1")
+    store.sweep()
+    assert [ns for ns in "abcde" if _ids(store, ns)] == ["a", "d", "e"]
+
+
+@all_backends
+def test_past_max_tasks_the_least_recently_touched_go_first(
+    limited: Callable[..., Seedable], wall: Wall
+) -> None:
+    store = limited(max_tasks=4)
+    _start(store, "x")
+    _start(store, "y")
+    for ns, task_id in [("x", "x1"), ("y", "y1"), ("x", "x2"), ("y", "y2")]:
+        store.add(ns, record(task_id, seq=0))
+        wall.advance(10)
+    store.poll("x", "o_alice", ["x1"])  # polled again: touched, kept
+    wall.advance(10)
+    store.add("x", record("x3", seq=0))
+    store.sweep()
+    assert (_ids(store, "x"), _ids(store, "y")) == (["x1", "x2", "x3"], ["y2"])
+    assert [r.seq for r in sorted(store.tasks("x"), key=lambda r: r.seq)] == [1, 2, 3]
+
+
+@all_backends
+def test_a_forgotten_namespace_refuses_tokens_read_before(
+    limited: Callable[..., Seedable], wall: Wall
+) -> None:
+    """A worker that kept the settings of a namespace since forgotten reads them again."""
+    store = limited(retention=60)
+    _start(store, "ns", "t1")
+    token = store.settings("ns").token
+    wall.advance(120)
+    assert store.sweep().namespaces == 1
+    with pytest.raises(SettingsChanged):
+        store.add("ns", record("t2", seq=0), token=token)
+    with pytest.raises(SettingsChanged):
+        store.poll("ns", "o_alice", ["t1"], token=token)
+    assert store.settings("ns").token != token
+
+
+@all_backends
+def test_without_limits_nothing_is_forgotten(
+    limited: Callable[..., Seedable], wall: Wall
+) -> None:
+    store = limited()
+    for ns in ("a", "b"):
+        _start(store, ns, "t1", "t2")
+    wall.advance(10 * 365 * 24 * 3600.0)
+    assert store.sweep() == Swept()
+    assert (_ids(store, "a"), _ids(store, "b")) == (["t1", "t2"], ["t1", "t2"])
+
+
+@pytest.mark.parametrize("store_url", ["redis"], indirect=True)
+def test_redis_forgets_an_idle_namespace_by_itself(
+    store_url: str, redis: RedisServer
+) -> None:
+    """Every key of a namespace lives for the retention from its last use, whoever sweeps."""
+    import redis as redis_client
+
+    client = redis_client.Redis(port=redis.port, decode_responses=True)
+    prefix = store_url.rpartition("prefix=")[2]
+    store = open_store(store_url, manual_clock, JOURNAL, limits=Limits(retention=3600))
+    try:
+        _start(store, "ns", "t1")
+        store.journal_append("ns", {"i": 1})
+        store.fault_counter("ns", "k")
+        keys = [k for k in client.scan_iter(match=f"{prefix}:{{ns}}:*")]
+        assert len(keys) >= 6  # space, tasks, touched, journal, counters, the task
+        assert all(0 < client.pttl(k) <= 3_600_000 for k in keys)
+        short = open_store(store_url, manual_clock, JOURNAL, limits=Limits(retention=0.2))
+        try:
+            _start(short, "brief", "t1")
+        finally:
+            short.close()
+        deadline = time.monotonic() + 20
+        while any(client.scan_iter(match=f"{prefix}:{{brief}}:*")):
+            assert time.monotonic() < deadline, "Redis kept an idle namespace past its TTL"
+            time.sleep(0.05)
+    finally:
+        store.close()
+        client.close()
+
+
+@pytest.mark.parametrize("store_url", ["redis"], indirect=True)
+def test_redis_caps_namespaces_made_before_the_caps(store_url: str, wall: Wall) -> None:
+    unbounded = open_store(store_url, manual_clock, JOURNAL, wall=wall)
+    capped = Limits(max_namespaces=2)
+    bounded = open_store(store_url, manual_clock, JOURNAL, limits=capped, wall=wall)
+    try:
+        for ns in ("a", "b", "c"):
+            _start(unbounded, ns, f"{ns}1")
+            wall.advance(10)
+        assert bounded.sweep().namespaces == 1
+        assert [ns for ns in "abc" if _ids(bounded, ns)] == ["b", "c"]
+    finally:
+        unbounded.close()
+        bounded.close()
+
+
+def test_sqlite_rows_from_before_the_limits_are_kept_a_retention_from_now(
+    tmp_path: Path, wall: Wall
+) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(_RELEASED_SCHEMA)
+    old.execute(
+        "INSERT INTO tasks VALUES ('', 't1', 'o_alice', 1, 0, NULL, ?)", (facts_of(record("t1")),)
+    )
+    old.execute("INSERT INTO spaces VALUES ('', 1, ?)", (dumps(manual_clock().to_dict()),))
+    old.commit()
+    old.close()
+    url = f"sqlite://{path}"
+    store = open_store(url, manual_clock, JOURNAL, limits=Limits(retention=60), wall=wall)
+    try:
+        assert store.sweep() == Swept()  # stamped now: not forgotten at once
+        assert _ids(store, "") == ["t1"]
+        wall.advance(61)
+        assert store.sweep() == Swept(1, 1)
+        assert store.tasks("") == []
+    finally:
+        store.close()
 
 
 # --- sharing -----------------------------------------------------------------------------------

@@ -6,13 +6,16 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 
 from mock_server import Config, create_app, load_profile
 from mock_server.core.clock import ClockState
+from mock_server.errors import StoreUnavailable
 from mock_server.stores.sqlite_store import SQLiteStore
 from mock_server.stores.urls import open_store
 
@@ -127,8 +130,6 @@ def test_a_submit_that_cannot_be_logged_answers_the_database_error(tmp_path: Pat
 
 
 def test_redis_store_calls_fail_fast_with_store_unavailable() -> None:
-    from mock_server.errors import StoreUnavailable
-
     store = open_store(DOWN, clock)
     try:
         with pytest.raises(StoreUnavailable, match="redis store") as info:
@@ -164,3 +165,114 @@ def test_during_a_sqlite_outage_a_worker_still_answers_for_the_tasks_it_holds(
     after = client.get(f"/suno/fetch/{fresh}", headers=KEY)
     assert after.status_code == 200  # back by itself
     store.close()
+
+
+# --- readiness: the store takes writes --------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_readiness(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every /readyz probes the store (a worker keeps its answer for a second otherwise)."""
+    from mock_server.web import ops
+
+    monkeypatch.setattr(ops, "READY_FOR", 0.0)
+
+
+def _ready(client) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    response = client.get("/readyz")
+    return response.status_code, response.get_json()["status"]
+
+
+@pytest.mark.usefixtures("fresh_readiness")
+def test_not_ready_while_a_sqlite_submit_cannot_be_logged(tmp_path: Path) -> None:
+    """The file answers reads, but no submit can be written: not ready, and back by itself."""
+    store = SQLiteStore(tmp_path / "store.db", clock)
+    client = create_app(Config(clock="manual"), store=store).test_client()
+    assert _ready(client) == (200, "ready")
+    marks = tmp_path / "store.db-behind"
+    marks.rmdir()
+    marks.write_text("not a folder")  # as a directory made read-only would: no task log
+    assert store.ping() is True  # the store answers...
+    submit = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY)
+    assert submit.status_code == 500  # ...but takes no submit
+    assert _ready(client) == (503, "unavailable")
+    marks.unlink()
+    marks.mkdir()
+    assert _ready(client) == (200, "ready")
+    assert client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY).status_code == 200
+    store.close()
+
+
+@pytest.mark.usefixtures("fresh_readiness")
+def test_not_ready_while_the_sqlite_file_is_locked(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    store = SQLiteStore(path, clock, busy_timeout=0.05)
+    client = create_app(Config(clock="manual"), store=store).test_client()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert _ready(client) == (503, "unavailable")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert _ready(client) == (200, "ready")
+    store.close()
+
+
+def test_readiness_probes_the_store_at_most_once_a_period(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mock_server.stores.memory import MemoryStore
+    from mock_server.web import ops
+
+    class Probed(MemoryStore):
+        probes = 0
+        fail = False
+
+        def probe_write(self) -> None:
+            Probed.probes += 1
+            if Probed.fail:
+                raise StoreUnavailable("memory store: pretend")
+
+    client = create_app(Config(clock="manual"), store=Probed(clock)).test_client()
+    monkeypatch.setattr(ops, "READY_FOR", 3600.0)
+    assert [_ready(client) for _ in range(20)] == [(200, "ready")] * 20
+    assert Probed.probes == 1  # load balancers may probe as often as they like
+    monkeypatch.setattr(ops, "READY_FOR", 0.0)
+    Probed.fail = True
+    assert [_ready(client) for _ in range(3)] == [(503, "unavailable")] * 3
+    assert Probed.probes == 4
+    assert caplog.text.count("not ready: memory store: pretend") == 1  # once, not per probe
+
+
+@pytest.fixture
+def replica() -> Iterator[tuple[str, Any]]:
+    """A Redis replica (read-only) of another Redis: its URL and a client to promote it."""
+    import redis as redis_client
+
+    from tests._servers import redis_server
+
+    with redis_server() as primary, redis_server() as second:
+        admin = redis_client.Redis(port=second.port)
+        admin.replicaof("127.0.0.1", primary.port)
+        try:
+            yield second.url(prefix="replica"), admin
+        finally:
+            admin.close()
+
+
+@pytest.mark.usefixtures("fresh_readiness")
+def test_a_read_only_redis_is_not_ready_and_submits_answer_the_database_error(
+    replica: tuple[str, Any],
+) -> None:
+    url, admin = replica
+    client = create_app(Config(clock="manual", store=url)).test_client()
+    assert _ready(client) == (503, "unavailable")  # it answers pings, but takes no write
+    submit = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY)
+    assert submit.status_code == 500
+    error = _clean(submit)["error"]
+    assert (error["type"], error["message"][:14]) == ("new_api_error", "Database error")
+    admin.replicaof("no", "one")  # promoted: writable again
+    assert _ready(client) == (200, "ready")
+    assert client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY).status_code == 200
+    client.application.extensions["suno_mock"].store.close()

@@ -38,6 +38,10 @@ class Config:
     # (behind a proxy, in Compose); default: the address each request came to.
     media_urls: str = "local"
     media_base_url: str | None = None
+    # What the store keeps (docs/reference/stores.md#limits-and-retention); 0: no limit.
+    retention: float = 7 * 24 * 3600.0  # seconds a namespace or task is kept unused
+    max_namespaces: int = 1000
+    max_tasks: int = 200_000
 
     def __post_init__(self) -> None:
         if self.clock not in ("wall", "manual"):
@@ -59,3 +63,7 @@ class Config:
                 "the admin token is empty, which would open the admin API to every client: "
                 "set a secret, or leave it unset for loopback-only access"
             )
+        for name in ("retention", "max_namespaces", "max_tasks"):
+            value = getattr(self, name)
+            if value < 0:
+                raise ConfigError(f"{name} must be 0 (no limit) or more, not {value!r}")

@@ -27,7 +27,7 @@ from mock_server.service.rendered import (
     success_body,
 )
 from mock_server.service.seeding import apply_seed
-from mock_server.stores.base import Store
+from mock_server.stores.base import Limits, Store
 from mock_server.stores.urls import open_store
 
 if TYPE_CHECKING:
@@ -48,7 +48,9 @@ class MockService:
         self.store: Store = (
             store
             if store is not None
-            else open_store(config.store, self.new_clock, config.journal_size)
+            else open_store(
+                config.store, self.new_clock, config.journal_size, limits=Limits.of(config)
+            )
         )
         self.faults = FaultBook(
             self.store, [rule for name in config.faults for rule in load_fault_profile(name)]

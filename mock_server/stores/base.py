@@ -8,17 +8,20 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from mock_server.core.clock import ClockState
+from mock_server.core.config import Config
 from mock_server.core.record import TaskRecord
 from mock_server.errors import SettingsChanged, StoreUnavailable
 
 __all__ = [
     "FaultStateStore",
     "JournalStore",
+    "Limits",
     "Settings",
     "SettingsChanged",
     "SettingsStore",
     "Store",
     "StoreUnavailable",
+    "Swept",
     "TaskStore",
     "unavailable_on",
 ]
@@ -57,6 +60,60 @@ class Settings:
     token: str
     clock: ClockState
     faults: list[dict[str, Any]] | None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much a store keeps, so that a fake shared for weeks stays bounded. None: no limit.
+
+    A namespace is *used* by every request that writes in it (a submit, a fetch, a journal
+    entry, an admin change; reads of the admin API are not); a task is *touched* when it is
+    submitted, polled or pinned. ``retention``: namespaces not used, and tasks not touched, for
+    that many seconds are forgotten (a namespace as by a reset). ``max_namespaces``,
+    ``max_tasks`` (in the whole store): past them the least recently used namespaces, then the
+    least recently touched tasks, are forgotten first (idle ones, settled ones: a task polled
+    again is touched again). Stores that sweep by themselves (SQLite, Redis) may exceed a cap
+    for up to a sweep's interval.
+    """
+
+    retention: float | None = None
+    max_namespaces: int | None = None
+    max_tasks: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("retention", "max_namespaces", "max_tasks"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive or None (no limit), not {value!r}")
+
+    @classmethod
+    def of(cls, config: Config) -> Limits:
+        """The limits a server's configuration sets (0 there: no limit)."""
+        return cls(
+            retention=config.retention or None,
+            max_namespaces=config.max_namespaces or None,
+            max_tasks=config.max_tasks or None,
+        )
+
+    def cutoff(self, now: float) -> float | None:
+        """Used or touched before this (wall time): forgotten."""
+        return None if self.retention is None else now - self.retention
+
+    @property
+    def bounded(self) -> bool:
+        return (self.retention, self.max_namespaces, self.max_tasks) != (None, None, None)
+
+    def sweep_interval(self) -> float:
+        """Seconds between two sweeps of a store that sweeps by itself."""
+        return 60.0 if self.retention is None else min(60.0, max(self.retention / 10, 0.01))
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What one sweep forgot: whole namespaces, and tasks (those of the namespaces too)."""
+
+    namespaces: int = 0
+    tasks: int = 0
 
 
 class TaskStore(Protocol):
@@ -145,5 +202,16 @@ class Store(TaskStore, SettingsStore, JournalStore, FaultStateStore, Protocol):
         """Forget the namespace's tasks, journal, clock and fault state."""
         ...
 
+    def sweep(self) -> Swept:
+        """Forget now what ``Limits`` say goes (past the retention, over a cap). Stores also
+        do it by themselves, when they write or every ``Limits.sweep_interval`` seconds."""
+        ...
+
     def ping(self) -> bool: ...
+    def probe_write(self) -> None:
+        """A small write of what a submit writes (StoreUnavailable, with the reason, when the
+        store cannot take writes now: read-only, a full disk, a read-only replica). Costs about
+        what a submit costs; /readyz calls it at most about once a second per worker."""
+        ...
+
     def close(self) -> None: ...

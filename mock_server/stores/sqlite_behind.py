@@ -13,6 +13,7 @@ it to go: exact where a guess from times had missed writes of a busy worker.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -27,14 +28,24 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FLUSH_INTERVAL", "Batch", "Behind", "Mark", "Signal", "TaskRow", "sweep"]
+__all__ = [
+    "FLUSH_INTERVAL",
+    "Batch",
+    "Behind",
+    "Mark",
+    "Signal",
+    "TaskRow",
+    "allocate",
+    "sweep",
+]
 
 log = logging.getLogger("mock_server")
 
 FLUSH_INTERVAL = 0.02  # seconds a deferred write may wait; reads of the journal wait this out
 _LAYOUT = struct.Struct("<Q")  # the settings counter (older files have 8 more bytes, unused)
 _FLUSH_AT = 512  # deferred entries that wake the writer before its interval is up
-_MARK_SIZE = 1 << 18  # bytes mapped for a batch's task log at first: ~500 tasks (then grows)
+_MARK_SIZE = 1 << 15  # bytes allocated for a batch's task log at first: ~60 tasks (then doubles)
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # no room: the caller's store is unavailable
 _DEAD_AFTER = 10.0  # seconds: an unlocked mark this old was left by a killed process
 
 
@@ -44,8 +55,7 @@ class Signal:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            if os.fstat(fd).st_size < _LAYOUT.size:
-                os.ftruncate(fd, _LAYOUT.size)
+            allocate(fd, _LAYOUT.size)  # a bump writes through the mapping: never into a hole
             self._map = mmap.mmap(fd, _LAYOUT.size)
         finally:
             os.close(fd)
@@ -93,9 +103,17 @@ class Mark:
         self._map[self._used : end] = line
         self._used = end
 
+    def reserve(self) -> None:
+        """Allocate the first blocks of the log now (OSError when there is no room)."""
+        if self._map is None:
+            self._grow(0)
+
     def _grow(self, needed: int) -> None:
         size = max(_MARK_SIZE, needed * 2)
-        os.ftruncate(self._fd, size)  # sparse: only what is written takes disk space
+        # Blocks allocated before they are mapped: a write through a mapping into a hole that
+        # a full disk cannot back is a SIGBUS, which kills the worker. Here it is an OSError
+        # (ENOSPC), the submit is not acknowledged, and the mapping in use stays as it was.
+        allocate(self._fd, size, 0 if self._map is None else len(self._map))
         if self._map is not None:
             self._map.close()
         self._map = mmap.mmap(self._fd, size)
@@ -107,6 +125,22 @@ class Mark:
             os.ftruncate(self._fd, 0)
             os.unlink(self._path)
         os.close(self._fd)  # and the lock with it
+
+
+def allocate(fd: int, size: int, start: int = 0) -> None:
+    """Make the file at least ``size`` bytes, every block from ``start`` on allocated on disk
+    (OSError, ENOSPC on a full disk). Files mapped into memory are written only within what
+    this made: a write into a hole the file system cannot back is a SIGBUS, not an error."""
+    try:
+        os.posix_fallocate(fd, start, size - start)
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise
+        # A file system that cannot allocate ahead (EINVAL, EOPNOTSUPP): write the zeros.
+        start = max(start, os.fstat(fd).st_size)
+        zeros = bytes(min(1 << 16, max(size - start, 0)))
+        while start < size:
+            start += os.pwrite(fd, zeros[: size - start], start)
 
 
 # ns, task_id, owner, polls, forced_step, facts: a row of the tasks table, but its seq.
@@ -178,10 +212,12 @@ def _row(line: bytes) -> TaskRow | None:
 class Batch:
     """Writes behind of one interval: tasks, poll counts, journal entries, and their marks."""
 
-    __slots__ = ("entries", "marks", "polls", "tasks")
+    __slots__ = ("entries", "marks", "polls", "submitted", "tasks", "used")
 
     def __init__(self) -> None:
         self.tasks: list[TaskRow] = []
+        self.submitted: list[float] = []  # the wall time of each task's submit
+        self.used: dict[str, float] = {}  # namespace -> the wall time of its last use here
         self.polls: dict[tuple[str, str, str], int] = {}
         self.entries: list[tuple[str, float, dict[str, Any]]] = []
         self.marks: list[Mark] = []
@@ -221,10 +257,17 @@ class Behind:
         return batch
 
     def add(
-        self, ns: str, owner: str, task_ids: Iterable[str], entry: dict[str, Any] | None
+        self,
+        ns: str,
+        owner: str,
+        task_ids: Iterable[str],
+        entry: dict[str, Any] | None,
+        at: float,
     ) -> None:
+        """Defer polls and a journal entry of a request at wall time ``at``."""
         with self._lock:
             batch = self._open()
+            batch.used[ns] = at
             polls = batch.polls
             for task_id in task_ids:
                 key = (ns, owner, task_id)
@@ -235,11 +278,14 @@ class Behind:
         if full:
             self._wake.set()
 
-    def add_task(self, row: TaskRow, entry: dict[str, Any] | None) -> None:
+    def add_task(self, row: TaskRow, entry: dict[str, Any] | None, at: float) -> None:
+        """Log the task (OSError: not logged, not acknowledged), then defer its write."""
         with self._lock:
             batch = self._open()
             batch.marks[-1].log(row)
             batch.tasks.append(row)
+            batch.submitted.append(at)
+            batch.used[row[0]] = at
             if entry is not None:
                 batch.entries.append((row[0], time.time(), entry))
             full = len(batch.tasks) + len(batch.entries) >= _FLUSH_AT
@@ -261,6 +307,8 @@ class Behind:
                 if batch.tasks:  # kept, with the marks that log them, for the next try
                     with self._lock:
                         self._batch.tasks[:0] = batch.tasks
+                        self._batch.submitted[:0] = batch.submitted
+                        self._batch.used = {**batch.used, **self._batch.used}
                         self._batch.marks[:0] = batch.marks
                 else:
                     for mark in batch.marks:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -26,12 +27,14 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from mock_server.core.cache import BoundedCache
 from mock_server.core.clock import ClockState
 from mock_server.core.record import TaskRecord
 from mock_server.errors import ConfigError, SettingsChanged, StoreUnavailable
-from mock_server.stores.base import Settings, unavailable_on
+from mock_server.stores.base import Limits, Settings, Swept, unavailable_on
 from mock_server.stores.codec import dumps, facts_of, record_from
-from mock_server.stores.sqlite_behind import Batch, Behind, Signal, TaskRow, sweep
+from mock_server.stores.sqlite_behind import Batch, Behind, Mark, Signal, TaskRow, sweep
+from mock_server.stores.sweeper import Sweeper
 
 __all__ = ["SQLiteStore"]
 
@@ -86,15 +89,29 @@ CREATE TABLE IF NOT EXISTS counters (
 ) WITHOUT ROWID
 """,
 )
+# Columns added to files made before them (each table above is created without them), with
+# no new schema version: releases before them still read and write the file.
+_COLUMNS_ADDED: dict[str, tuple[tuple[str, str], ...]] = {
+    # used: wall time a namespace was last used, a task last touched (Limits); files from
+    # before them, and rows an older release writes, are stamped by the first sweep.
+    "spaces": (("used", "REAL"),),
+    "tasks": (("used", "REAL"),),
+    "journal": (("at", "REAL"),),  # writes behind: a file's older entries (NULL) sort first
+    "faults": (),
+    "counters": (),
+}
+# Made once the columns above are there.
+_INDEXES = {"tasks_by_used": "CREATE INDEX IF NOT EXISTS tasks_by_used ON tasks (used)"}
+_TOUCH_EVERY = 1.0  # seconds: a process writes a namespace's use at most this often
 _SETTINGS = (
     "SELECT (SELECT clock FROM spaces WHERE ns = ?), (SELECT rules FROM faults WHERE ns = ?)"
 )
 _COLUMNS = "facts, polls, forced_step, seq"
 _INSERT = (
-    "INSERT OR REPLACE INTO tasks (ns, task_id, owner, seq, polls, forced_step, facts)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO tasks (ns, task_id, owner, seq, polls, forced_step, facts, used)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_TASK_COLUMNS = "tasks (ns, task_id, owner, seq, polls, forced_step, facts)"
+_TASK_COLUMNS = "tasks (ns, task_id, owner, seq, polls, forced_step, facts, used)"
 _CHUNK_SIZES = (16, 4, 1)  # rows per statement of many: 16 measured best (bench/)
 _CHUNK = 500  # ids per statement, far below SQLite's variable limit
 _SETTLE_TIMEOUT = 2.0  # seconds a journal read waits for other workers' deferred writes
@@ -116,6 +133,8 @@ class SQLiteStore:
         journal_size: int = 1000,
         *,
         busy_timeout: float = 5.0,
+        limits: Limits | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         if sqlite3.sqlite_version_info < (3, 35, 0):
             raise ConfigError(
@@ -126,6 +145,10 @@ class SQLiteStore:
         self._clock_factory = clock_factory
         self._journal_size = journal_size
         self._busy_timeout = busy_timeout
+        self._limits = limits or Limits()
+        self._wall = wall
+        self._used: BoundedCache[str, float] = BoundedCache(4096)  # ns -> use last written here
+        self._used_epoch = -1  # the settings counter when _used was last cleared
         self._lock = threading.Lock()
         self._handle: _Handle | None = None
         self._appends = 0
@@ -143,7 +166,9 @@ class SQLiteStore:
             with self._lock:
                 handle = self._handle
                 if handle is None or handle.pid != os.getpid():
-                    handle = self._handle = _Handle(self.path, self._busy_timeout)
+                    handle = self._handle = _Handle(
+                        self.path, self._busy_timeout, Sweeper(self._sweep, self._limits)
+                    )
         return handle
 
     @contextmanager
@@ -188,6 +213,30 @@ class SQLiteStore:
     def _init_schema(self) -> None:
         with self._reading() as conn:
             conn.execute("PRAGMA journal_mode = WAL")
+            current = self._schema_current(conn)
+        if not current:
+            self._create_schema()
+        try:
+            sweep(self._marks, 0, self._recover)  # tasks logged by workers killed since
+        except StoreUnavailable as exc:  # a full disk, say: the next read that misses tries again
+            log.warning("tasks logged by a killed worker not written yet: %s", exc)
+
+    @staticmethod
+    def _schema_current(conn: sqlite3.Connection) -> bool:
+        """Whether the file is ready as it is: then opening it writes nothing, so that a worker
+        (re)started on a full disk or a locked file still opens it, and answers what it can."""
+        if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+            return False
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_schema")}
+        if not names >= {*_COLUMNS_ADDED, *_INDEXES, "journal_by_ns"}:
+            return False
+        for table, added in _COLUMNS_ADDED.items():
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if not columns >= {name for name, _kind in added}:
+                return False
+        return True
+
+    def _create_schema(self) -> None:
         with self._transaction() as tx:
             version = tx.execute("PRAGMA user_version").fetchone()[0]
             if version not in _READS:
@@ -197,26 +246,28 @@ class SQLiteStore:
                 )
             for statement in _SCHEMA:
                 tx.execute(statement)
-            columns = {row[1] for row in tx.execute("PRAGMA table_info(journal)")}
-            if "at" not in columns:  # files from before writes-behind: older entries sort first
-                tx.execute("ALTER TABLE journal ADD COLUMN at REAL")
+            for table, added in _COLUMNS_ADDED.items():
+                columns = {row[1] for row in tx.execute(f"PRAGMA table_info({table})")}
+                for name, kind in added:
+                    if name not in columns:
+                        tx.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            for statement in _INDEXES.values():
+                tx.execute(statement)
             tx.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-        sweep(self._marks, 0, self._recover)  # tasks logged by workers killed since
 
     # tasks -------------------------------------------------------------------
     @_unavailable
     # Seeding for tests (a record with the seq it carries); not part of the Store protocol.
     def insert(self, ns: str, record: TaskRecord) -> None:
         with self._transaction() as tx:
-            self._insert(tx, ns, record)
-
-    @staticmethod
-    def _insert(conn: sqlite3.Connection, ns: str, record: TaskRecord) -> None:
-        conn.execute(_INSERT, _row(ns, record))
+            now = self._wall()
+            self._touch(tx, [ns], now)
+            tx.execute(_INSERT, (*_row(ns, record), now))
 
     @_unavailable
     def next_seq(self, ns: str) -> int:
         with self._transaction() as tx:
+            self._touch(tx, [ns], self._wall())
             return self._next_seq(tx, ns)
 
     def _next_seq(self, conn: sqlite3.Connection, ns: str) -> int:
@@ -229,11 +280,42 @@ class SQLiteStore:
         row = conn.execute("SELECT seq FROM spaces WHERE ns = ?", (ns,)).fetchone()
         if row is not None:
             return int(row[0])
-        conn.execute(
-            "INSERT INTO spaces (ns, seq, clock) VALUES (?, 0, ?) ON CONFLICT (ns) DO NOTHING",
-            (ns, dumps(self._clock_factory().to_dict())),
-        )
+        made = conn.execute(
+            "INSERT INTO spaces (ns, seq, clock, used) VALUES (?, 0, ?, ?)"
+            " ON CONFLICT (ns) DO NOTHING",
+            (ns, dumps(self._clock_factory().to_dict()), self._wall()),
+        ).rowcount
+        if made:
+            self._mine().sweeper.wrote(spaces=1)
         return 0
+
+    def _touch(self, conn: sqlite3.Connection, namespaces: Iterable[str], now: float) -> None:
+        """Write that ``namespaces`` were used at ``now`` (a write transaction held)."""
+        self._touch_at(conn, {ns: now for ns in namespaces})
+
+    def _touch_at(self, conn: sqlite3.Connection, uses: dict[str, float]) -> None:
+        """Write when namespaces were used (a write transaction held): at most once per
+        _TOUCH_EVERY seconds per namespace and process, and a row for a namespace that has
+        none (so that the sweep finds all of its rows)."""
+        epoch = self._mine().signal.counter()
+        if epoch != self._used_epoch:  # a sweep (or reset) since: rows may be gone
+            self._used = BoundedCache(4096)
+            self._used_epoch = epoch
+        stale = [
+            (ns, at)
+            for ns, at in uses.items()
+            if at - (self._used.get(ns) or -math.inf) >= _TOUCH_EVERY
+        ]
+        if not stale:
+            return
+        clock = dumps(self._clock_factory().to_dict())
+        conn.executemany(
+            "INSERT INTO spaces (ns, seq, clock, used) VALUES (?, 0, ?, ?) ON CONFLICT (ns)"
+            " DO UPDATE SET used = max(coalesce(used, 0), excluded.used)",
+            [(ns, clock, at) for ns, at in stale],
+        )
+        for ns, at in stale:
+            self._used.put(ns, at)
 
     @_unavailable
     def add(
@@ -249,15 +331,17 @@ class SQLiteStore:
         # process, and a read that misses a task waits for the marks of every worker.
         self._check(token)
         row = (ns, record.task_id, record.owner, record.polls, record.forced_step)
-        self._behind().add_task((*row, facts_of(record)), journal)  # OSError: not acknowledged
+        self._behind().add_task((*row, facts_of(record)), journal, self._wall())
 
-    def _insert_tasks(self, conn: sqlite3.Connection, rows: list[TaskRow]) -> None:
-        """Insert tasks, numbered in order after each namespace's last."""
+    def _insert_tasks(
+        self, conn: sqlite3.Connection, rows: list[TaskRow], touched: Iterable[float]
+    ) -> None:
+        """Insert tasks, numbered in order after each namespace's last, touched when given."""
         seqs = {ns: self._last_seq(conn, ns) for ns in dict.fromkeys(row[0] for row in rows)}
         numbered = []
-        for ns, task_id, owner, polls, forced, facts in rows:
+        for (ns, task_id, owner, polls, forced, facts), used in zip(rows, touched, strict=True):
             seq = seqs[ns] = seqs[ns] + 1
-            numbered.append((ns, task_id, owner, seq, polls, forced, facts))
+            numbered.append((ns, task_id, owner, seq, polls, forced, facts, used))
         # DO NOTHING: the tasks of a killed worker's log may be in already.
         _insert_rows(conn, _TASK_COLUMNS, numbered, " ON CONFLICT (ns, task_id) DO NOTHING")
         conn.executemany(
@@ -267,7 +351,9 @@ class SQLiteStore:
     @_unavailable
     def _recover(self, rows: list[TaskRow]) -> None:
         with self._transaction() as tx:
-            self._insert_tasks(tx, rows)
+            now = self._wall()
+            self._touch(tx, dict.fromkeys(row[0] for row in rows), now)
+            self._insert_tasks(tx, rows, [now] * len(rows))
 
     @_unavailable
     def get(self, ns: str, owner: str, task_id: str) -> TaskRecord | None:
@@ -326,14 +412,16 @@ class SQLiteStore:
     ) -> dict[str, TaskRecord]:
         with self._transaction() as tx:  # one write transaction for the polls and the journal
             self._check(token)
-            found = self._poll(tx, ns, owner, wanted)
+            now = self._wall()
+            self._touch(tx, [ns], now)
+            found = self._poll(tx, ns, owner, wanted, now)
             if found and journal is not None:
                 self._journal_insert(tx, ns, journal)
         return found
 
     @staticmethod
     def _poll(
-        conn: sqlite3.Connection, ns: str, owner: str, wanted: list[str]
+        conn: sqlite3.Connection, ns: str, owner: str, wanted: list[str], now: float
     ) -> dict[str, TaskRecord]:
         found: dict[str, TaskRecord] = {}
         for start in range(0, len(wanted), _CHUNK):
@@ -341,10 +429,10 @@ class SQLiteStore:
             marks = ",".join("?" * len(chunk))
             # One statement: the increment and the read are atomic across processes.
             rows = conn.execute(
-                f"UPDATE tasks SET polls = polls + 1"
+                f"UPDATE tasks SET polls = polls + 1, used = ?"
                 f" WHERE ns = ? AND owner = ? AND task_id IN ({marks})"
                 f" RETURNING task_id, {_COLUMNS}",
-                (ns, owner, *chunk),
+                (now, ns, owner, *chunk),
             ).fetchall()
             for task_id, *rest in rows:
                 found[task_id] = record_from(*rest)
@@ -355,11 +443,14 @@ class SQLiteStore:
         def pin() -> TaskRecord | None:
             # A settings change too: workers keep settled tasks (poll_later), forced ones too.
             with self._transaction(settings=True) as tx:
+                now = self._wall()
                 row = tx.execute(
-                    "UPDATE tasks SET forced_step = ? WHERE ns = ? AND task_id = ?"
+                    "UPDATE tasks SET forced_step = ?, used = ? WHERE ns = ? AND task_id = ?"
                     f" RETURNING {_COLUMNS}",
-                    (step, ns, task_id),
+                    (step, now, ns, task_id),
                 ).fetchone()
+                if row:
+                    self._touch(tx, [ns], now)
             return record_from(*row) if row else None
 
         return pin() or self._after_settling(pin)
@@ -379,7 +470,7 @@ class SQLiteStore:
         self, ns: str, owner: str, task_ids: Iterable[str], *, journal: dict[str, Any] | None = None
     ) -> None:
         """Count the polls and journal the entry within FLUSH_INTERVAL, from another thread."""
-        self._behind().add(ns, owner, list(dict.fromkeys(task_ids)), journal)
+        self._behind().add(ns, owner, list(dict.fromkeys(task_ids)), journal, self._wall())
 
     def _behind(self) -> Behind:
         handle = self._mine()
@@ -394,18 +485,23 @@ class SQLiteStore:
         # Statements of many rows, not executemany: every step gives up the GIL, and getting it
         # back from busy request threads took up to 5 ms a row (bench/).
         with self._transaction() as tx:
+            used = batch.used
+            self._touch_at(tx, used)
             if batch.tasks:
-                self._insert_tasks(tx, batch.tasks)
-            polls = [(n, ns, t, owner) for (ns, owner, t), n in batch.polls.items()]
+                self._insert_tasks(tx, batch.tasks, batch.submitted)
+            # Polled tasks are touched when their namespace was last used in the batch.
+            polls = [(n, ns, t, owner, used[ns]) for (ns, owner, t), n in batch.polls.items()]
             for chunk in _chunks(polls):
                 tx.execute(
-                    "UPDATE tasks SET polls = polls + v.column1 FROM (VALUES "
-                    + ",".join(["(?, ?, ?, ?)"] * len(chunk))
+                    "UPDATE tasks SET polls = polls + v.column1, used = v.column5 FROM (VALUES "
+                    + ",".join(["(?, ?, ?, ?, ?)"] * len(chunk))
                     + ") AS v WHERE tasks.ns = v.column2 AND tasks.task_id = v.column3"
                     " AND tasks.owner = v.column4",
                     [value for row in chunk for value in row],
                 )
             self._journal_insert_many(tx, batch.entries)
+        if batch.tasks:
+            self._mine().sweeper.wrote(tasks=len(batch.tasks))
 
     def _settle(self) -> None:
         """Wait until every process's writes behind made before now are in the file."""
@@ -454,15 +550,16 @@ class SQLiteStore:
     def set_clock(self, ns: str, state: ClockState) -> None:
         with self._transaction(settings=True) as tx:
             tx.execute(
-                "INSERT INTO spaces (ns, seq, clock) VALUES (?, 0, ?)"
-                " ON CONFLICT (ns) DO UPDATE SET clock = excluded.clock",
-                (ns, dumps(state.to_dict())),
+                "INSERT INTO spaces (ns, seq, clock, used) VALUES (?, 0, ?, ?)"
+                " ON CONFLICT (ns) DO UPDATE SET clock = excluded.clock, used = excluded.used",
+                (ns, dumps(state.to_dict()), self._wall()),
             )
 
     # journal -----------------------------------------------------------------
     @_unavailable
     def journal_append(self, ns: str, entry: dict[str, Any]) -> None:
         with self._transaction() as tx:
+            self._touch(tx, [ns], self._wall())
             self._journal_insert(tx, ns, entry)
 
     def _journal_insert(
@@ -510,6 +607,7 @@ class SQLiteStore:
     @_unavailable
     def put_faults(self, ns: str, rules: list[dict[str, Any]]) -> None:
         with self._transaction(settings=True) as tx:
+            self._touch(tx, [ns], self._wall())
             tx.execute(
                 "INSERT INTO faults (ns, rules) VALUES (?, ?)"
                 " ON CONFLICT (ns) DO UPDATE SET rules = excluded.rules",
@@ -519,6 +617,7 @@ class SQLiteStore:
     @_unavailable
     def fault_counter(self, ns: str, key: str, delta: int = 1) -> int:
         with self._transaction() as tx:
+            self._touch(tx, [ns], self._wall())
             row = tx.execute(
                 "INSERT INTO counters (ns, key, value) VALUES (?, ?, ?)"
                 " ON CONFLICT (ns, key) DO UPDATE SET value = value + excluded.value"
@@ -543,18 +642,103 @@ class SQLiteStore:
             return False
         return True
 
+    @_unavailable
+    def probe_write(self) -> None:
+        """What a submit needs: a task log in ``<file>-behind/`` with its first blocks, then a
+        write transaction (the schema version, written again as it is)."""
+        mark = Mark(self._marks)
+        try:
+            mark.reserve()
+        finally:
+            mark.lower()
+        with self._transaction() as tx:
+            tx.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+
     def close(self) -> None:
         """Close this process's connection; the last one to close checkpoints the WAL."""
-        with self._lock:
-            handle, self._handle = self._handle, None
+        handle = self._handle
         if handle is not None and handle.pid == os.getpid():  # a parent's is not ours to close
-            if handle.behind is not None:
+            handle.sweeper.close()
+            if handle.behind is not None:  # written with this handle, before it goes
                 try:
                     handle.behind.close()
                 except StoreUnavailable:
                     log.warning("deferred poll counts and journal entries lost at close")
+        with self._lock:
+            handle, self._handle = self._handle, None
+        if handle is not None and handle.pid == os.getpid():
             with handle.turn:
                 handle.close()
+
+    # limits ------------------------------------------------------------------
+    def sweep(self) -> Swept:
+        return self._sweep(True, True, True)
+
+    @_unavailable
+    def _sweep(self, retention: bool, spaces: bool, tasks_: bool) -> Swept:
+        """Forget idle namespaces and untouched tasks (past the retention), then the least
+        recently used namespaces and touched tasks past the caps (each looked at if asked):
+        one write transaction, and one settings change when anything went (workers drop the
+        tasks they held)."""
+        limits = self._limits
+        if not limits.bounded:
+            return Swept()
+        # This process's submits written behind count, stamped as they were made (another
+        # worker's pending ones, at the next sweep: waiting for them cost a sweep 20 ms).
+        self._behind().flush()
+        now = self._wall()
+        cutoff = limits.cutoff(now) if retention else None
+        max_namespaces = limits.max_namespaces if spaces else None
+        max_tasks = limits.max_tasks if tasks_ else None
+        with self._writer() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Rows from before the used columns, or written by an older release.
+                conn.execute("UPDATE spaces SET used = ? WHERE used IS NULL", (now,))
+                conn.execute("UPDATE tasks SET used = ? WHERE used IS NULL", (now,))
+                doomed: list[str] = []
+                if cutoff is not None:
+                    doomed += [
+                        ns
+                        for (ns,) in conn.execute(
+                            "SELECT ns FROM spaces WHERE used < ? ORDER BY used", (cutoff,)
+                        )
+                    ]
+                if max_namespaces is not None:
+                    (count,) = conn.execute("SELECT count(*) FROM spaces").fetchone()
+                    excess = count - len(doomed) - max_namespaces
+                    if excess > 0:
+                        doomed += [
+                            ns
+                            for (ns,) in conn.execute(
+                                "SELECT ns FROM spaces ORDER BY used LIMIT ? OFFSET ?",
+                                (excess, len(doomed)),
+                            )
+                        ]
+                tasks = 0
+                for start in range(0, len(doomed), _CHUNK):
+                    chunk = doomed[start : start + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    for table in ("tasks", "journal", "faults", "counters", "spaces"):
+                        gone = conn.execute(f"DELETE FROM {table} WHERE ns IN ({marks})", chunk)
+                        tasks += gone.rowcount if table == "tasks" else 0
+                if cutoff is not None:
+                    tasks += conn.execute("DELETE FROM tasks WHERE used < ?", (cutoff,)).rowcount
+                if max_tasks is not None:
+                    (count,) = conn.execute("SELECT count(*) FROM tasks").fetchone()
+                    if count > max_tasks:
+                        tasks += conn.execute(
+                            "DELETE FROM tasks WHERE (ns, task_id) IN"
+                            " (SELECT ns, task_id FROM tasks ORDER BY used LIMIT ?)",
+                            (count - max_tasks,),
+                        ).rowcount
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+            if doomed or tasks:  # a settings change: workers drop what they held, re-read
+                self._mine().signal.bump()
+        return Swept(len(doomed), tasks)
 
 
 def _chunks(rows: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
@@ -596,8 +780,9 @@ def _row(ns: str, record: TaskRecord) -> tuple[Any, ...]:
 class _Handle:
     """One process's connection, the turn its threads take on it, and the writers' lock file."""
 
-    def __init__(self, path: Path, busy_timeout: float) -> None:
+    def __init__(self, path: Path, busy_timeout: float, sweeper: Sweeper) -> None:
         self.pid = os.getpid()
+        self.sweeper = sweeper
         self.turn = threading.RLock()
         self.conn = sqlite3.connect(
             path,
@@ -614,6 +799,7 @@ class _Handle:
         self.behind: Behind | None = None
 
     def close(self) -> None:
+        self.sweeper.close()
         with suppress(sqlite3.Error):
             self.conn.close()
         os.close(self.lock_fd)

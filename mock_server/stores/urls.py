@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mock_server.core.clock import ClockState
 from mock_server.errors import ConfigError, StoreUnavailable
-from mock_server.stores.base import Store
+from mock_server.stores.base import Limits, Store
 from mock_server.stores.memory import MemoryStore
 
 __all__ = [
@@ -63,7 +64,11 @@ def redacted(url: str) -> str:
 
 
 def _redis_store(
-    url: str, clock_factory: Callable[[], ClockState], journal_size: int
+    url: str,
+    clock_factory: Callable[[], ClockState],
+    journal_size: int,
+    limits: Limits | None,
+    wall: Callable[[], float],
 ) -> Store:
     try:
         from mock_server.stores.redis_store import DEFAULT_PREFIX, RedisStore
@@ -78,23 +83,35 @@ def _redis_store(
         raise ConfigError(f"empty prefix in store URL {redacted(url)!r}")
     rest = urlencode([(k, v) for k, v in query if k != "prefix"])
     return RedisStore(
-        urlunsplit(parts._replace(query=rest)), clock_factory, journal_size, prefix=prefix
+        urlunsplit(parts._replace(query=rest)),
+        clock_factory,
+        journal_size,
+        prefix=prefix,
+        limits=limits,
+        wall=wall,
     )
 
 
 def open_store(
-    url: str, clock_factory: Callable[[], ClockState], journal_size: int = 1000
+    url: str,
+    clock_factory: Callable[[], ClockState],
+    journal_size: int = 1000,
+    *,
+    limits: Limits | None = None,
+    wall: Callable[[], float] = time.time,
 ) -> Store:
-    """The store that ``url`` names. ``clock_factory`` starts the clock of a new namespace.
+    """The store that ``url`` names. ``clock_factory`` starts the clock of a new namespace;
+    ``limits`` bound what it keeps (none by default), by the wall time ``wall`` tells.
 
     Raises ConfigError for a URL it cannot use. Opening a Redis store does not connect: a fake
     may start before its Redis and answers /readyz with 503 until Redis is there.
     """
     backend = backend_of(url)
     if backend == "memory":
-        return MemoryStore(clock_factory, journal_size)
+        return MemoryStore(clock_factory, journal_size, limits=limits, wall=wall)
     if backend == "sqlite":
         from mock_server.stores.sqlite_store import SQLiteStore
 
-        return SQLiteStore(sqlite_path(url), clock_factory, journal_size)
-    return _redis_store(url, clock_factory, journal_size)
+        path = sqlite_path(url)
+        return SQLiteStore(path, clock_factory, journal_size, limits=limits, wall=wall)
+    return _redis_store(url, clock_factory, journal_size, limits, wall)

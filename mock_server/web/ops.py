@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -15,17 +17,25 @@ from flask import Blueprint, Flask, Response, g, request
 from mock_server.errors import StoreUnavailable
 from mock_server.service.mock_service import MockService
 from mock_server.service.pipeline import Call
+from mock_server.stores.base import Store
 from mock_server.web.responses import json_response
 from mock_server.wire.envelopes import WireError, gateway_error, task_error
 from mock_server.wire.request import namespace_for_log
 
-__all__ = ["DB_ERROR_MESSAGE", "install_access_log", "ops_blueprint", "write_access_line"]
+__all__ = [
+    "DB_ERROR_MESSAGE",
+    "READY_FOR",
+    "install_access_log",
+    "ops_blueprint",
+    "write_access_line",
+]
 
 log = logging.getLogger("mock_server")
 access_log = logging.getLogger("mock_server.access")
 
 # new-api's TokenAuth text for a database error (2026 i18n wording, reference §2).
 DB_ERROR_MESSAGE = "Database error, please contact the administrator"
+READY_FOR = 1.0  # seconds a worker keeps its readiness answer: probes stay cheap
 _BACKENDS = {"MemoryStore": "memory", "SQLiteStore": "sqlite", "RedisStore": "redis"}
 
 
@@ -97,6 +107,33 @@ def install_access_log(app: Flask) -> Callable[[Response], Response]:
     return _access_line
 
 
+class _Readiness:
+    """Whether the store takes writes: a small write (``Store.probe_write``) at most once per
+    READY_FOR seconds in a worker, whatever the rate of probes; the answer between."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._at = -math.inf
+        self._ready = False
+        self._why = ""
+
+    def __call__(self) -> bool:
+        if time.monotonic() - self._at < READY_FOR:
+            return self._ready
+        with self._lock:  # one probe at a time; the others take its answer
+            if time.monotonic() - self._at >= READY_FOR:
+                try:
+                    self._store.probe_write()
+                    ready, why = True, ""
+                except StoreUnavailable as exc:
+                    ready, why = False, str(exc)
+                if not ready and why != self._why:  # once per outage (and reason), not per probe
+                    log.warning("not ready: %s", why)
+                self._ready, self._why, self._at = ready, why, time.monotonic()
+        return self._ready
+
+
 def ops_blueprint(service: MockService) -> Blueprint:
     bp = Blueprint("suno_mock_ops", __name__)
     backend = _BACKENDS.get(type(service.store).__name__, type(service.store).__name__)
@@ -107,10 +144,13 @@ def ops_blueprint(service: MockService) -> Blueprint:
         """Liveness: the process answers (and says which worker did). Never touches the store."""
         return json_response({"status": "ok", "pid": os.getpid()})
 
+    readiness = _Readiness(service.store)
+
     @bp.get("/readyz")
     def readyz() -> Response:
-        """Readiness: the store answers (a load balancer stops routing here while it does not)."""
-        ready = service.store.ping()
+        """Readiness: the store takes writes (a load balancer stops routing here while a submit
+        would fail: store down, read-only, disk full)."""
+        ready = readiness()
         return json_response(
             {"status": "ready" if ready else "unavailable", "store": backend}, 200 if ready else 503
         )
