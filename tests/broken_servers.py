@@ -224,5 +224,6 @@ BROKEN: dict[str, tuple[Callable[[WSGIApp], WSGIApp], tuple[str, ...]]] = {
 
 def broken_app(name: str, profile: str = "elkapi") -> WSGIApp:
     """The fake (keys PRIMARY and OTHER only, manual clock) broken the way ``name`` says."""
-    app = create_app(Config(profile=profile, clock="manual", api_keys=(PRIMARY, OTHER)))
+    app = create_app(Config(
+            profile=profile, clock="manual", poll_interval=0, api_keys=(PRIMARY, OTHER)))
     return BROKEN[name][0](app)

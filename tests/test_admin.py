@@ -13,7 +13,8 @@ KEY = {"Authorization": "Bearer sk-alice"}
 
 @pytest.fixture
 def client():
-    return create_app(Config(clock="manual", clock_start=1_700_000_000)).test_client()
+    return create_app(Config(
+            clock="manual", poll_interval=0, clock_start=1_700_000_000)).test_client()
 
 
 def test_admin_is_loopback_only_by_default(client):
@@ -25,7 +26,7 @@ def test_admin_is_loopback_only_by_default(client):
 
 
 def test_admin_token_opens_it_and_is_then_required():
-    client = create_app(Config(clock="manual", admin_token="s3cret")).test_client()
+    client = create_app(Config(clock="manual", poll_interval=0, admin_token="s3cret")).test_client()
     remote = {"REMOTE_ADDR": "10.1.2.3"}
     assert client.get("/__mock/clock", environ_base=remote).status_code == 403
     assert client.get("/__mock/clock").status_code == 403  # loopback needs it too

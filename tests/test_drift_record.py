@@ -36,7 +36,8 @@ def scenario_name(task_id: str) -> str:
 
 def served(fixtures: Path, profile: str, scenario: str) -> dict:
     """Create a task from ``scenario`` in a fresh fake loading ``fixtures``; fetch it."""
-    config = Config(profile=profile, clock="manual", fixtures=(str(fixtures),), media_urls="suno")
+    config = Config(profile=profile, clock="manual", poll_interval=0,
+                    fixtures=(str(fixtures),), media_urls="suno")
     client = create_app(config).test_client()
     created = client.post("/__mock/tasks", json={"api_key": KEY, "scenario": scenario})
     assert created.status_code == 201, created.data
@@ -47,7 +48,8 @@ def served(fixtures: Path, profile: str, scenario: str) -> dict:
 
 @pytest.mark.parametrize("profile", ["newapi-2025", "newapi-2026"])
 def test_recorded_fixtures_load_into_the_fake_and_serve_the_same_shapes(tmp_path, profile):
-    live = create_app(Config(profile=profile, clock="manual", api_keys=(KEY,), media_urls="suno"))
+    live = create_app(Config(
+            profile=profile, clock="manual", poll_interval=0, api_keys=(KEY,), media_urls="suno"))
     admin = live.test_client()
     ids = []
     for scenario, step in SEEDS:

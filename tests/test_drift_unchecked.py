@@ -126,7 +126,8 @@ def test_a_retry_after_beyond_the_allowed_wait_gives_up_at_once(ids_file, tmp_pa
 
 
 def test_a_refused_key(ids_file, tmp_path):
-    app = create_app(Config(profile="newapi-2025", clock="manual", api_keys=("sk-someone-else",)))
+    app = create_app(Config(
+            profile="newapi-2025", clock="manual", poll_interval=0, api_keys=("sk-someone-else",)))
     result, _, err = drift("http://suno-mock.local", ids_file, tmp_path,
                            transport=httpx.WSGITransport(app=app), profile="newapi-2025")
     assert_unchecked(result, err, tmp_path, "refused the API key from $SUNO_API_KEY",

@@ -26,7 +26,7 @@ def guide_client() -> dict[str, Any]:
 
 @pytest.fixture
 def rate_limited():
-    app = create_app(Config(clock="manual", faults=("rate-limited",)))
+    app = create_app(Config(clock="manual", poll_interval=0, faults=("rate-limited",)))
     service = app.extensions["suno_mock"]
     waits: list[float] = []
 

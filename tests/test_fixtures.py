@@ -49,7 +49,7 @@ def test_every_bundled_fixture_is_valid(capsys):
 
 def test_extra_fixture_directories_add_scenarios(tmp_path):
     write(tmp_path, GOOD)
-    app = create_app(Config(clock="manual", fixtures=(str(tmp_path),)))
+    app = create_app(Config(clock="manual", poll_interval=0, fixtures=(str(tmp_path),)))
     r = app.test_client().post(
         "/suno/submit/music",
         json={},

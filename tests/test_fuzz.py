@@ -21,7 +21,7 @@ FUZZ = settings(
 
 @pytest.fixture(scope="module")
 def seeded():
-    app = create_app(Config(clock="manual", max_body_bytes=64 * 1024))
+    app = create_app(Config(clock="manual", poll_interval=0, max_body_bytes=64 * 1024))
     client = app.test_client()
     ids = [
         client.post("/suno/submit/music", json={"title": f"t{i}"}, headers=KEY).get_json()["data"]

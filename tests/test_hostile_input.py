@@ -177,7 +177,7 @@ def test_numbers_under_keys_go_skips_are_never_converted(client):
     ("elkapi", b'{"error":{"code":"","message":"'),
 ])
 def test_gateway_errors_write_their_keys_sorted_as_a_go_map(profile, prefix):
-    client = create_app(Config(profile=profile, clock="manual")).test_client()
+    client = create_app(Config(profile=profile, clock="manual", poll_interval=0)).test_client()
     unauthorized = client.post("/suno/fetch", json={})
     assert unauthorized.status_code == 401 and unauthorized.data.startswith(prefix)
     assert unauthorized.data.endswith(b'","type":"new_api_error"}}')

@@ -32,7 +32,7 @@ def test_the_defaults_bound_every_store() -> None:
 
 def test_a_flood_of_namespaces_keeps_only_the_most_recent() -> None:
     """Each request in a namespace of its own: the fake keeps the last max_namespaces."""
-    app = create_app(Config(clock="manual", max_namespaces=50))
+    app = create_app(Config(clock="manual", poll_interval=0, max_namespaces=50))
     client = app.test_client()
     ids = {}
     for i in range(200):
@@ -50,7 +50,7 @@ def test_a_flood_of_namespaces_keeps_only_the_most_recent() -> None:
 
 
 def test_max_tasks_forgets_the_least_recently_polled() -> None:
-    client = create_app(Config(clock="manual", max_tasks=3)).test_client()
+    client = create_app(Config(clock="manual", poll_interval=0, max_tasks=3)).test_client()
     ids = [
         client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY).get_json()["data"]
         for _ in range(3)

@@ -28,7 +28,7 @@ def _call(service: MockService, method: str, path: str, body: bytes = b"", **hea
 
 
 def test_a_route_is_a_function_from_a_call_to_an_answer() -> None:
-    service = MockService(Config(clock="manual", clock_start=1_750_000_000.0))
+    service = MockService(Config(clock="manual", poll_interval=0, clock_start=1_750_000_000.0))
     call = _call(service, "POST", "/suno/submit/lyrics", b'{"prompt": "words"}')
     call.action = "lyrics"
     answer = pipeline.submit(service, call)
@@ -58,7 +58,7 @@ def test_a_route_is_a_function_from_a_call_to_an_answer() -> None:
 
 
 def test_the_journal_keeps_the_first_4096_bytes_of_a_body() -> None:
-    app = create_app(Config(clock="manual"))
+    app = create_app(Config(clock="manual", poll_interval=0))
     body = b'{"ids": ["' + b"\xff" + b"x" * 5000 + b'"]}'
     answer = app.test_client().post("/suno/fetch", data=body, headers={
         "Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})

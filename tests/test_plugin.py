@@ -36,7 +36,7 @@ def _live(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, base_url: 
 
 
 def _fake() -> Any:
-    return create_app(Config(clock="manual", api_keys=(PRIMARY, OTHER)))
+    return create_app(Config(clock="manual", poll_interval=0, api_keys=(PRIMARY, OTHER)))
 
 
 def _could_spend(journal: list[dict[str, Any]]) -> list[dict[str, Any]]:

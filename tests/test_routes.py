@@ -56,7 +56,8 @@ def test_submit_wire_details_follow_the_profile(client, profile):
 
 
 def test_new_api_2026_submit_has_charset_and_ratio_header():
-    client = create_app(Config(profile="newapi-2026", clock="manual")).test_client()
+    client = create_app(Config(
+            profile="newapi-2026", clock="manual", poll_interval=0)).test_client()
     r = submit(client)
     assert r.headers["Content-Type"] == "application/json; charset=utf-8"
     assert r.headers["X-New-Api-Other-Ratios"] == "{}"
@@ -284,7 +285,7 @@ def test_get_returns_the_task_in_the_profile_shape(client, profile):
 def test_profiles_differ_as_the_reference_says():
     tasks = {}
     for name in ("elkapi", "newapi-2025", "newapi-2026"):
-        client = create_app(Config(profile=name, clock="manual")).test_client()
+        client = create_app(Config(profile=name, clock="manual", poll_interval=0)).test_client()
         task_id = body_of(submit(client, headers={**KEY, "X-Mock-Scenario": "music_failure"}))[
             "data"
         ]
@@ -342,7 +343,8 @@ def test_missing_key_is_401_in_the_gateway_envelope(client, profile, route, head
 
 
 def test_known_keys_restrict_access():
-    client = create_app(Config(clock="manual", api_keys=("sk-good",))).test_client()
+    client = create_app(Config(
+            clock="manual", poll_interval=0, api_keys=("sk-good",))).test_client()
     assert (
         client.post("/suno/fetch", json={}, headers={"Authorization": "Bearer sk-good"}).status_code
         == 200
@@ -358,7 +360,7 @@ def test_known_keys_restrict_access():
 
 def test_new_api_2026_auth_texts_are_localised():
     client = create_app(
-        Config(profile="newapi-2026", clock="manual", api_keys=("k",))
+        Config(profile="newapi-2026", clock="manual", poll_interval=0, api_keys=("k",))
     ).test_client()
     en = body_of(client.post("/suno/fetch", json={}, headers={"Authorization": "bearer wrong"}))
     zh = body_of(
@@ -408,7 +410,7 @@ def test_unknown_routes_serve_the_web_ui_index(client, method, path):
 
 
 def test_oversized_body_is_413_not_500():
-    client = create_app(Config(clock="manual", max_body_bytes=1024)).test_client()
+    client = create_app(Config(clock="manual", poll_interval=0, max_body_bytes=1024)).test_client()
     r = client.post("/suno/fetch", data=b'{"ids":["' + b"a" * 5000 + b'"]}', headers=KEY)
     assert r.status_code == 413
     assert body_of(r)["code"] == "read_request_body_failed"

@@ -24,7 +24,8 @@ UUID = IDS["elkapi"]
 
 @pytest.fixture
 def client():
-    return create_app(Config(clock="manual", clock_start=1_700_000_000)).test_client()
+    return create_app(Config(
+            clock="manual", poll_interval=0, clock_start=1_700_000_000)).test_client()
 
 
 @pytest.mark.parametrize("fmt", sorted(TASK_ID_PATTERNS))
@@ -35,7 +36,7 @@ def test_every_generated_id_has_its_formats_shape(fmt):
 
 
 def test_a_task_made_with_an_id_is_fetched_by_that_id(profile):
-    client = create_app(Config(profile=profile, clock="manual")).test_client()
+    client = create_app(Config(profile=profile, clock="manual", poll_interval=0)).test_client()
     r = client.post("/__mock/tasks", json={"api_key": "sk-alice", "task_id": IDS[profile],
                                           "scenario": "music_success", "step": "complete"})
     assert r.status_code == 201, r.data
@@ -136,7 +137,7 @@ SEED = [
 def test_a_seed_file_gives_each_owner_its_tasks(tmp_path):
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps(SEED))
-    client = create_app(Config(clock="manual", seed=str(seed))).test_client()
+    client = create_app(Config(clock="manual", poll_interval=0, seed=str(seed))).test_client()
     task = client.get(f"/suno/fetch/{UUID}", headers=KEY).get_json()["data"]
     assert task["status"] == "SUCCESS" and task["data"][0]["title"] == "Seeded"
     ids = [t["task_id"] for t in SEED]
@@ -158,14 +159,14 @@ def test_a_yaml_seed_file_and_the_object_form(tmp_path):
         "    scenario: music_failure\n"
         "    step: error\n"
     )
-    client = create_app(Config(clock="manual", seed=str(seed))).test_client()
+    client = create_app(Config(clock="manual", poll_interval=0, seed=str(seed))).test_client()
     assert client.get(f"/suno/fetch/{UUID}", headers=KEY).get_json()["data"]["status"] == "FAILURE"
 
 
 def test_reset_brings_the_seed_tasks_back_as_at_start(tmp_path):
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps(SEED[3:]))
-    client = create_app(Config(clock="manual", seed=str(seed))).test_client()
+    client = create_app(Config(clock="manual", poll_interval=0, seed=str(seed))).test_client()
     client.post("/__mock/tasks", json={"api_key": "sk-alice"})
     client.post("/__mock/clock/advance", json={"seconds": 600})
     client.post("/__mock/reset")
@@ -193,7 +194,7 @@ def test_a_bad_seed_file_is_an_error_naming_file_and_json_path(tmp_path, content
     seed = tmp_path / "bad-seed.json"
     seed.write_text(content)
     with pytest.raises(FixtureError) as caught:
-        create_app(Config(clock="manual", seed=str(seed)))
+        create_app(Config(clock="manual", poll_interval=0, seed=str(seed)))
     assert str(seed) in str(caught.value)
     assert where in str(caught.value)
 

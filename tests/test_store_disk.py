@@ -210,7 +210,8 @@ def test_a_read_only_directory_is_not_ready_and_submits_answer_the_database_erro
     from mock_server.web import ops
 
     monkeypatch.setattr(ops, "READY_FOR", 0.0)  # every /readyz probes
-    app = create_app(Config(clock="manual", store=f"sqlite://{small_fs / 'store.db'}"))
+    app = create_app(Config(
+            clock="manual", poll_interval=0, store=f"sqlite://{small_fs / 'store.db'}"))
     client = app.test_client()
     kept = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY).get_json()["data"]
     app.extensions["suno_mock"].store.journal("")  # written

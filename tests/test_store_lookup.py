@@ -22,7 +22,7 @@ def test_find_returns_any_owners_task_in_its_namespace_only() -> None:
 
 
 def test_admin_create_and_step_do_not_scan_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
-    app = create_app(Config(clock="manual"))
+    app = create_app(Config(clock="manual", poll_interval=0))
     store = app.extensions["suno_mock"].store
 
     def no_scans(*_args: Any) -> Any:

@@ -30,7 +30,7 @@ def clock() -> ClockState:
 
 @pytest.fixture
 def down_app(profile: str) -> Flask:
-    return create_app(Config(profile=profile, clock="manual", store=DOWN))
+    return create_app(Config(profile=profile, clock="manual", poll_interval=0, store=DOWN))
 
 
 def _clean(response) -> dict:  # type: ignore[no-untyped-def]
@@ -89,7 +89,7 @@ def test_a_sqlite_file_locked_past_the_timeout_is_an_outage_too(tmp_path: Path) 
     """Reads need the file; a submit is logged beside it and written once the lock is gone."""
     path = tmp_path / "locked.db"
     store = SQLiteStore(path, clock, busy_timeout=0.05)
-    app = create_app(Config(clock="manual"), store=store)
+    app = create_app(Config(clock="manual", poll_interval=0), store=store)
     client = app.test_client()
     before = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY)
     known = before.get_json()["data"]
@@ -115,7 +115,7 @@ def test_a_sqlite_file_locked_past_the_timeout_is_an_outage_too(tmp_path: Path) 
 def test_a_submit_that_cannot_be_logged_answers_the_database_error(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     store = SQLiteStore(path, clock)
-    client = create_app(Config(clock="manual"), store=store).test_client()
+    client = create_app(Config(clock="manual", poll_interval=0), store=store).test_client()
     held = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY).get_json()["data"]
     client.get(f"/suno/fetch/{held}", headers=KEY)  # polled once: held, its polls go behind
     store.journal("")  # every write behind is in: the folder is empty
@@ -145,7 +145,7 @@ def test_during_a_sqlite_outage_a_worker_still_answers_for_the_tasks_it_holds(
 ) -> None:
     path = tmp_path / "locked.db"
     store = SQLiteStore(path, clock, busy_timeout=0.05)
-    client = create_app(Config(clock="manual"), store=store).test_client()
+    client = create_app(Config(clock="manual", poll_interval=0), store=store).test_client()
     held = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY).get_json()["data"]
     fresh = client.post("/suno/submit/music", json={"prompt": "y"}, headers=KEY).get_json()["data"]
     before = client.get(f"/suno/fetch/{held}", headers=KEY)  # polled once: now held
@@ -187,7 +187,7 @@ def _ready(client) -> tuple[int, str]:  # type: ignore[no-untyped-def]
 def test_not_ready_while_a_sqlite_submit_cannot_be_logged(tmp_path: Path) -> None:
     """The file answers reads, but no submit can be written: not ready, and back by itself."""
     store = SQLiteStore(tmp_path / "store.db", clock)
-    client = create_app(Config(clock="manual"), store=store).test_client()
+    client = create_app(Config(clock="manual", poll_interval=0), store=store).test_client()
     assert _ready(client) == (200, "ready")
     marks = tmp_path / "store.db-behind"
     marks.rmdir()
@@ -207,7 +207,7 @@ def test_not_ready_while_a_sqlite_submit_cannot_be_logged(tmp_path: Path) -> Non
 def test_not_ready_while_the_sqlite_file_is_locked(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
     store = SQLiteStore(path, clock, busy_timeout=0.05)
-    client = create_app(Config(clock="manual"), store=store).test_client()
+    client = create_app(Config(clock="manual", poll_interval=0), store=store).test_client()
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
@@ -234,7 +234,7 @@ def test_readiness_probes_the_store_at_most_once_a_period(
             if Probed.fail:
                 raise StoreUnavailable("memory store: pretend")
 
-    client = create_app(Config(clock="manual"), store=Probed(clock)).test_client()
+    client = create_app(Config(clock="manual", poll_interval=0), store=Probed(clock)).test_client()
     monkeypatch.setattr(ops, "READY_FOR", 3600.0)
     assert [_ready(client) for _ in range(20)] == [(200, "ready")] * 20
     assert Probed.probes == 1  # load balancers may probe as often as they like
@@ -266,7 +266,7 @@ def test_a_read_only_redis_is_not_ready_and_submits_answer_the_database_error(
     replica: tuple[str, Any],
 ) -> None:
     url, admin = replica
-    client = create_app(Config(clock="manual", store=url)).test_client()
+    client = create_app(Config(clock="manual", poll_interval=0, store=url)).test_client()
     assert _ready(client) == (503, "unavailable")  # it answers pings, but takes no write
     submit = client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY)
     assert submit.status_code == 500

@@ -123,7 +123,8 @@ def _fields(profile: str) -> tuple[list[str], set[str]]:
 def test_suite_names_the_differing_fields_when_the_profile_is_wrong(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, served: str, selected: str
 ) -> None:
-    app = create_app(Config(profile=served, clock="manual", api_keys=(PRIMARY, OTHER)))
+    app = create_app(Config(
+            profile=served, clock="manual", poll_interval=0, api_keys=(PRIMARY, OTHER)))
     with serve(app) as base:
         result = _live(pytester, monkeypatch, base, seed(base), "--suno-profile", selected,
                        "-k", "profile_schema")
@@ -145,7 +146,7 @@ def test_hypothesis_seed_makes_the_generated_requests_reproducible(
 ) -> None:
     def bodies(seed_value: str) -> list[str]:
         # A fresh server and example database each time: only the seed is shared.
-        app = create_app(Config(clock="manual", api_keys=(PRIMARY, OTHER)))
+        app = create_app(Config(clock="manual", poll_interval=0, api_keys=(PRIMARY, OTHER)))
         with serve(app) as base:
             _live(pytester, monkeypatch, base, [], "--hypothesis-seed", seed_value,
                   "--suno-max-examples", "15", "-k", "bad_json_is_invalid_request",

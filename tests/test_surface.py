@@ -331,7 +331,7 @@ def test_plain_music_in_elkapi_is_unchanged(elk: Any) -> None:
 
 @pytest.mark.parametrize("profile_name", NEWAPI)
 def test_newapi_profiles_answer_as_a_vanilla_gateway(profile_name: str) -> None:
-    client = create_app(Config(profile=profile_name, clock="manual")).test_client()
+    client = create_app(Config(profile=profile_name, clock="manual", poll_interval=0)).test_client()
     for action in ("concat", "CONCAT", "upload"):
         r = post(client, f"/suno/submit/{action}", {"clip_id": "x"})
         assert r.status_code == 503

@@ -26,7 +26,7 @@ EVIL = "<script>window.__pwned=1</script>"
 
 @pytest.fixture
 def app():
-    return create_app(Config(clock="manual", clock_start=START))
+    return create_app(Config(clock="manual", clock_start=START, poll_interval=0))
 
 
 @pytest.fixture
@@ -304,7 +304,7 @@ def test_loopback_only_without_a_token(client):
 
 
 def test_a_token_in_the_header_or_the_login_cookie():
-    client = create_app(Config(clock="manual", admin_token="s3cret")).test_client()
+    client = create_app(Config(clock="manual", poll_interval=0, admin_token="s3cret")).test_client()
     assert client.get("/__mock/ui/").status_code == 403  # loopback needs it too
     assert "Enter it" in text(client.get("/__mock/ui/"))
     assert client.get("/__mock/ui/", headers={"X-Mock-Admin-Token": "s3cret"}).status_code == 200
@@ -413,3 +413,17 @@ def test_time_helpers():
     assert parse_time("2023-11-14T23:13:20+01:00") == 1_700_000_000
     with pytest.raises(ValueError):
         parse_time("tomorrow")
+
+
+def test_a_finished_tasks_page_plays_its_clips_from_the_fake(client):
+    task_id = submit(client)
+    client.post("/__mock/clock/advance", json={"seconds": 200})
+    page = client.get(f"/__mock/ui/tasks/{task_id}")
+    assert "media-src 'self'" in page.headers["Content-Security-Policy"]
+    html = text(page)
+    audio = re.findall(r'<audio controls preload="none" src="([^"]+)"', html)
+    covers = re.findall(r'<img src="([^"]+)" alt="cover of', html)
+    assert len(audio) == len(covers) == 2
+    for url in audio + covers:
+        assert url.startswith(f"http://localhost/__media/-/{task_id}/")
+        assert client.get(url).status_code == 200

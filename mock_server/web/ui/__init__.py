@@ -20,14 +20,22 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from mock_server.core.config import Config
+from mock_server.core.media_urls import media_origin
 from mock_server.errors import MockError, NotFound, StoreUnavailable, TaskNotFound
 from mock_server.service.mock_service import MockService
 from mock_server.web.admin import ADMIN_TOKEN_HEADER, AdminOps, admin_guard
 from mock_server.web.error_tables import ADMIN, envelope
-from mock_server.web.ui.views import entry_views, fmt_offset, fmt_time, parse_time, polls_of
+from mock_server.web.ui.views import (
+    clip_players,
+    entry_views,
+    fmt_offset,
+    fmt_time,
+    parse_time,
+    polls_of,
+)
 from mock_server.web.ui.views import task_view as build_task_view
 from mock_server.wire.envelopes import WireError
-from mock_server.wire.request import NAMESPACE_HEADER, environ_key, namespace_of
+from mock_server.wire.request import NAMESPACE_HEADER, environ_key, namespace_of, origin_of
 
 __all__ = ["UI_TOKEN_COOKIE", "ui_blueprint"]
 
@@ -43,7 +51,8 @@ _T = "suno_mock_ui/"
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        "media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -205,11 +214,14 @@ def ui_blueprint(service: MockService, config: Config) -> Blueprint:
             raise TaskNotFound(f"no task {task_id!r} in this namespace")
         scenario = service.scenario_for(record)
         now = service.now(current)
+        shown = service.render(record, current)
         return {
+            "clips": clip_players(shown, media_origin(
+                service.config.media_base_url or origin_of(request.environ), current)),
             "task": build_task_view(record, scenario, now),
             "now": now,
             "polls": polls_of(record, scenario, service.store.journal(current)),
-            "fetched": json.dumps(service.render(record, current), indent=2, ensure_ascii=False),
+            "fetched": json.dumps(shown, indent=2, ensure_ascii=False),
         }
 
     @bp.get("/tasks/<task_id>")

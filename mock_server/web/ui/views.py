@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from mock_server.core.lifecycle import state_of
+from mock_server.core.media_urls import PLACEHOLDER
 from mock_server.core.record import TaskRecord
 from mock_server.core.scenarios import Scenario
 
@@ -359,3 +360,32 @@ def entry_views(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class ClipPlayer:
+    """A clip of the task as its app would play it: the media URLs a fetch hands out."""
+
+    clip_id: str
+    title: str
+    status: str
+    audio: str
+    image: str
+
+
+def clip_players(task: Mapping[str, Any], origin: str) -> list[ClipPlayer]:
+    """The clips of a rendered task whose audio or cover can be played or drawn now."""
+    data = task.get("data")
+    if not isinstance(data, list):
+        return []
+
+    def url(value: Any) -> str:
+        return value.replace(PLACEHOLDER, origin) if isinstance(value, str) else ""
+
+    return [
+        ClipPlayer(str(clip.get("id", "")), str(clip.get("title", "")),
+                   str(clip.get("status", "")), url(clip.get("audio_url")),
+                   url(clip.get("image_url")))
+        for clip in data
+        if isinstance(clip, dict) and (clip.get("audio_url") or clip.get("image_url"))
+    ]
