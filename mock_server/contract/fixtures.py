@@ -15,6 +15,7 @@ __all__ = [
     "MAX_FIXTURE_DEPTH",
     "FixtureError",
     "load_json_file",
+    "nests_deeper",
     "read_json",
 ]
 
@@ -65,7 +66,8 @@ def _read_regular(path: Path) -> bytes:
     return b"".join(chunks)
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
+def nests_deeper(value: Any, limit: int) -> bool:
+    """Whether decoded JSON ``value`` nests more than ``limit`` levels (iterative: any depth)."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -97,7 +99,7 @@ def read_json(path: Path) -> Any:
         raise FixtureError(too_deep) from None
     except ValueError:  # an integer past Python's 4300 digits
         raise FixtureError(f"{path}: not JSON we load: a number of more than 4300 digits") from None
-    if _deeper_than(data, MAX_FIXTURE_DEPTH):
+    if nests_deeper(data, MAX_FIXTURE_DEPTH):
         raise FixtureError(too_deep)
     return data
 

@@ -21,6 +21,7 @@ import math
 import re
 from typing import Any
 
+from mock_server.contract.fixtures import nests_deeper
 from mock_server.errors import BindError
 
 __all__ = ["GO_MAX_DEPTH", "OWN_MAX_DEPTH", "BindError", "bind_object", "decode"]
@@ -99,7 +100,7 @@ def _decode_text(body: bytes, max_depth: int = GO_MAX_DEPTH) -> tuple[Any, str, 
     except ValueError as exc:
         raise BindError(_go_message(exc, text)) from None
     else:
-        if max_depth < GO_MAX_DEPTH and _nests_deeper(value, max_depth):
+        if max_depth < GO_MAX_DEPTH and nests_deeper(value, max_depth):
             _decode_deep(text, max_depth)  # raises, naming the first opener past the limit
     if "\\u" in text and _SURROGATE_ESCAPE.search(text):
         value = _replace_surrogates(value)
@@ -115,18 +116,6 @@ def _go_message(exc: ValueError, text: str) -> str:
             return "unexpected EOF"
         return f"invalid character {text[exc.pos]!r} looking for beginning of value"
     return message
-
-
-def _nests_deeper(value: Any, limit: int) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (list, dict)):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return False
 
 
 def _replace_surrogates(value: Any) -> Any:
