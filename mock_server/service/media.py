@@ -31,8 +31,8 @@ class ClipView:
 
     @property
     def final_seconds(self) -> float:
-        durations = self.clip.get("metadata", {}).get("duration")
-        return float(durations) if isinstance(durations, (int, float)) else 0.0
+        duration = self.clip.get("metadata", {}).get("duration")
+        return float(duration) if isinstance(duration, (int, float)) else 0.0
 
 
 class MediaShelf:
