@@ -1,7 +1,9 @@
 """``SunoMock``: one fresh, isolated fake on a manual clock, driven through its admin API.
 
-This is what the ``suno_mock`` fixture returns. Each instance has its own app and store, so
-nothing leaks between tests (or xdist workers). Requests go in-process through
+This is what the ``suno_mock`` fixture returns. ``SunoMock(...)`` has its own app and store;
+the fixture's come from a ``FakePool``: one app per settings per session (or xdist worker),
+every namespace's state forgotten after each test, so nothing leaks between tests and building
+the app (most of a fresh fake's cost) is paid once. Requests go in-process through
 ``httpx.WSGITransport``; ``url`` serves the same app on a loopback port for code that needs a
 real socket.
 """
@@ -13,6 +15,7 @@ import os
 import ssl
 import tempfile
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from mock_server import Config, MockService, ScenarioBook, create_app
+from mock_server.stores.urls import backend_of
 
 from ._wsgi import wsgi_transport
 
@@ -42,6 +46,94 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+def _config_of(profile: str, scenario: str | None, config: dict[str, Any]) -> Config:
+    """The Config a SunoMock with these keywords runs (TypeError for an unknown keyword)."""
+    config = dict(config)
+    unknown = sorted(set(config) - _CONFIG_FIELDS)
+    if unknown:
+        raise TypeError(f"SunoMock: unknown option(s) {', '.join(unknown)}; expected "
+                        f"profile, api_key, scenario or a Config field")
+    if "api_keys" in config:
+        config["api_keys"] = tuple(config["api_keys"])
+    if "fixtures" in config:
+        config["fixtures"] = tuple(str(f) for f in config["fixtures"])
+    if scenario is not None:
+        action = ScenarioBook(config.get("fixtures", ())).get(scenario).action
+        defaults = dict(config.get("default_scenarios") or Config().default_scenarios)
+        config["default_scenarios"] = {**defaults, action: scenario}
+    # A test steps the clock itself and must see the same states every run: no poll grid
+    # (whose phase is drawn from each random task id) unless it asks for one.
+    config.setdefault("poll_interval", 0.0)
+    return Config(profile=profile, clock="manual", **config)
+
+
+class _Fake:
+    """An app and what hangs off it (its loopback server, its TLS CA): one SunoMock's own, or
+    shared by the tests of a session that ask for the same settings (FakePool)."""
+
+    def __init__(self, config: Config, tls: bool) -> None:
+        self.config = config
+        self.tls = tls
+        self.app: Flask = create_app(config)
+        self.transport = wsgi_transport(self.app)
+        self._ca: trustme.CA | None = None
+        self._ca_file: Path | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def service(self) -> MockService:
+        service: MockService = self.app.extensions["suno_mock"]
+        return service
+
+    def url(self) -> str:
+        with self._lock:
+            if self._server is None:
+                context = None
+                if self.tls:
+                    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                    self._local_ca().issue_cert("127.0.0.1", "localhost").configure_cert(context)
+                server = make_server("127.0.0.1", 0, self.app, threaded=True,
+                                     request_handler=_QuietHandler, ssl_context=context)
+                # A short poll: shutdown waits for the loop to look (0.5 s by default).
+                thread = threading.Thread(target=server.serve_forever, args=(0.005,),
+                                          name="suno-mock", daemon=True)
+                thread.start()
+                self._server, self._thread = server, thread
+            scheme = "https" if self.tls else "http"
+            return f"{scheme}://127.0.0.1:{self._server.server_port}"
+
+    def ca_file(self) -> Path:
+        if not self.tls:
+            raise RuntimeError("SunoMock(tls=True) serves https; this one serves http")
+        with self._lock:
+            self._local_ca()
+            assert self._ca_file is not None
+            return self._ca_file
+
+    def _local_ca(self) -> trustme.CA:
+        if self._ca is None:
+            self._ca = trustme.CA(organization_name="suno-mock test CA")
+            fd, name = tempfile.mkstemp(prefix="suno-mock-ca-", suffix=".pem")
+            os.close(fd)
+            self._ca.cert_pem.write_to_path(name)
+            self._ca_file = Path(name)
+        return self._ca
+
+    def close(self) -> None:
+        self.service.faults.release()  # end any response a hang fault is holding open
+        with self._lock:
+            if self._server is not None:
+                self._server.shutdown()
+                self._server.server_close()
+                if self._thread is not None:
+                    self._thread.join(timeout=5)
+                self._server = self._thread = None
+        if self._ca_file is not None:
+            self._ca_file.unlink(missing_ok=True)
+
+
 class SunoMock:
     """A fresh fake of the Suno task API for one test.
 
@@ -58,35 +150,26 @@ class SunoMock:
         tls: bool = False,
         **config: Any,
     ) -> None:
-        unknown = sorted(set(config) - _CONFIG_FIELDS)
-        if unknown:
-            raise TypeError(f"SunoMock: unknown option(s) {', '.join(unknown)}; expected "
-                            f"profile, api_key, scenario or a Config field")
-        if "api_keys" in config:
-            config["api_keys"] = tuple(config["api_keys"])
-        if "fixtures" in config:
-            config["fixtures"] = tuple(str(f) for f in config["fixtures"])
-        if scenario is not None:
-            action = ScenarioBook(config.get("fixtures", ())).get(scenario).action
-            defaults = dict(config.get("default_scenarios") or Config().default_scenarios)
-            config["default_scenarios"] = {**defaults, action: scenario}
-        # A test steps the clock itself and must see the same states every run: no poll grid
-        # (whose phase is drawn from each random task id) unless it asks for one.
-        config.setdefault("poll_interval", 0.0)
-        self.config = Config(profile=profile, clock="manual", **config)
-        self.profile = profile
+        self._bind(_Fake(_config_of(profile, scenario, config), tls), api_key, owned=True)
+
+    @classmethod
+    def _lease(cls, fake: _Fake, api_key: str) -> SunoMock:
+        """A SunoMock on a pooled fake: ``close`` forgets its state, the app lives on."""
+        mock = cls.__new__(cls)
+        mock._bind(fake, api_key, owned=False)
+        return mock
+
+    def _bind(self, fake: _Fake, api_key: str, *, owned: bool) -> None:
+        self._fake = fake
+        self._owned = owned
+        self.config = fake.config
+        self.profile = fake.config.profile
         self.api_key = api_key
-        self.app: Flask = create_app(self.config)
-        transport = wsgi_transport(self.app)
-        self._admin = httpx.Client(transport=transport, base_url=_BASE_URL)
-        self.client = httpx.Client(transport=transport, base_url=_BASE_URL,
+        self.tls = fake.tls
+        self.app = fake.app
+        self._admin = httpx.Client(transport=fake.transport, base_url=_BASE_URL)
+        self.client = httpx.Client(transport=fake.transport, base_url=_BASE_URL,
                                    headers={"Authorization": f"Bearer {api_key}"})
-        self.tls = tls
-        self._ca: trustme.CA | None = None
-        self._ca_file: Path | None = None
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SunoMock(profile={self.profile!r})"
@@ -193,60 +276,83 @@ class SunoMock:
     def url(self) -> str:
         """Base URL of this fake on a real loopback port (started on first use); https with
         ``tls=True``, its certificate from ``ca_file``."""
-        with self._lock:
-            if self._server is None:
-                context = None
-                if self.tls:
-                    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                    self._local_ca().issue_cert("127.0.0.1", "localhost").configure_cert(context)
-                server = make_server("127.0.0.1", 0, self.app, threaded=True,
-                                     request_handler=_QuietHandler, ssl_context=context)
-                # A short poll: shutdown waits for the loop to look (0.5 s by default).
-                thread = threading.Thread(target=server.serve_forever, args=(0.005,),
-                                          name="suno-mock", daemon=True)
-                thread.start()
-                self._server, self._thread = server, thread
-            scheme = "https" if self.tls else "http"
-            return f"{scheme}://127.0.0.1:{self._server.server_port}"
+        return self._fake.url()
 
     @property
     def ca_file(self) -> Path:
         """PEM file of the CA that signs ``url``'s certificate (``tls=True``): trust it in the
         client under test (``verify=ssl.create_default_context(cafile=...)``, SSL_CERT_FILE,
         NODE_EXTRA_CA_CERTS)."""
-        if not self.tls:
-            raise RuntimeError("SunoMock(tls=True) serves https; this one serves http")
-        with self._lock:
-            self._local_ca()
-            assert self._ca_file is not None
-            return self._ca_file
-
-    def _local_ca(self) -> trustme.CA:
-        if self._ca is None:
-            self._ca = trustme.CA(organization_name="suno-mock test CA")
-            fd, name = tempfile.mkstemp(prefix="suno-mock-ca-", suffix=".pem")
-            os.close(fd)
-            self._ca.cert_pem.write_to_path(name)
-            self._ca_file = Path(name)
-        return self._ca
+        return self._fake.ca_file()
 
     def close(self) -> None:
-        """Stop the loopback server, if started, and close the clients."""
-        self.service.faults.release()  # end any response a hang fault is holding open
-        with self._lock:
-            if self._server is not None:
-                self._server.shutdown()
-                self._server.server_close()
-                if self._thread is not None:
-                    self._thread.join(timeout=5)
-                self._server = self._thread = None
+        """Stop the loopback server, if started, and close the clients (on a pooled fake:
+        forget every task, journal entry, fault rule and clock change instead)."""
+        if self._owned:
+            self._fake.close()
+        else:
+            self._fake.service.clear()
         self.client.close()
         self._admin.close()
-        if self._ca_file is not None:
-            self._ca_file.unlink(missing_ok=True)
 
     def __enter__(self) -> SunoMock:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stamp(path: str | os.PathLike[str] | None) -> tuple[Any, ...]:
+    """What a file or directory of scenarios holds, as cheaply as the OS says (names, sizes,
+    modification times): a pooled app is not used once its files changed."""
+    if path is None:
+        return ()
+    try:
+        with os.scandir(path) as entries:
+            return tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns)
+                                for e in entries))
+    except NotADirectoryError:
+        stat = os.stat(path)
+        return (stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        return ()  # Config refuses it, with a better message
+
+
+class FakePool:
+    """The fakes of one pytest session (or xdist worker): one per settings, the least
+    recently used closed past ``size``. Each ``mock`` is a SunoMock whose ``close`` forgets
+    what its test did; settings that need a store of their own (``store=...``) get a fresh
+    SunoMock each time."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._fakes: OrderedDict[str, _Fake] = OrderedDict()
+
+    def mock(
+        self,
+        profile: str = "elkapi",
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        scenario: str | None = None,
+        tls: bool = False,
+        **config: Any,
+    ) -> SunoMock:
+        store = config.get("store")
+        if store is not None and backend_of(str(store)) != "memory":
+            return SunoMock(profile, api_key=api_key, scenario=scenario, tls=tls, **config)
+        # The key is what was asked, not the Config it makes: building that reads every
+        # scenario file when ``scenario`` is given, which would cost as much as the app.
+        files = [*config.get("fixtures", ()), config.get("seed")]
+        key = repr((profile, scenario, tls, sorted(config.items()), [_stamp(f) for f in files]))
+        fake = self._fakes.pop(key, None)
+        if fake is None:
+            fake = _Fake(_config_of(profile, scenario, config), tls)
+        self._fakes[key] = fake
+        while len(self._fakes) > self.size:
+            self._fakes.popitem(last=False)[1].close()
+        return SunoMock._lease(fake, api_key)
+
+    def close(self) -> None:
+        """Stop every loopback server and delete every CA file."""
+        while self._fakes:
+            self._fakes.popitem()[1].close()

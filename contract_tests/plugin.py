@@ -15,7 +15,7 @@ import pytest
 
 from mock_server.contract.profiles import profile_names
 
-from .mock import SunoMock
+from .mock import FakePool, SunoMock
 from .targets import SuiteOptions, Target, build_target, parse_task_ids, public_url
 
 __all__ = ["EXIT_TARGET_UNAVAILABLE", "HYPOTHESIS_PROFILE"]
@@ -180,11 +180,24 @@ def suno_mock_config() -> dict[str, Any]:
     return {}
 
 
+@pytest.fixture(scope="session")
+def _suno_mock_pool() -> Iterator[FakePool]:
+    """The session's fakes (one per xdist worker): an app per settings, reused test after test."""
+    pool = FakePool()
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
 @pytest.fixture
 def suno_mock(
-    request: pytest.FixtureRequest, suno_mock_config: dict[str, Any]
+    request: pytest.FixtureRequest,
+    suno_mock_config: dict[str, Any],
+    _suno_mock_pool: FakePool,
 ) -> Iterator[SunoMock]:
-    """A fresh fake of the Suno task API on a manual clock, for this test only."""
+    """A fake of the Suno task API on a manual clock, fresh for this test: no task, journal
+    entry, fault rule or clock change of another test shows."""
     options = dict(suno_mock_config)
     marker = request.node.get_closest_marker("suno_mock")
     if marker is not None:
@@ -194,7 +207,7 @@ def suno_mock(
     profile = request.config.getoption("--suno-profile")
     if profile:
         options["profile"] = profile
-    mock = SunoMock(**options)
+    mock = _suno_mock_pool.mock(**options)
     try:
         yield mock
     finally:

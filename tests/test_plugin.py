@@ -177,6 +177,90 @@ def test_the_suno_mock_fixture_is_isolated_under_xdist(pytester: pytest.Pytester
     result.assert_outcomes(passed=8)
 
 
+# Two tests in order, on one pooled app: the first leaves every kind of state behind, the
+# second must see none of it. FIRST records what it saw so that the second can also check that
+# the app was the same one (else isolation would prove nothing about the reset).
+ISOLATION_TESTS = """
+    import httpx
+    import pytest
+
+    from contract_tests import SunoMock
+
+    TASK_ID = "1c2d3e4f-0a1b-4c2d-8e3f-405162738495"
+    FIRST = {}
+
+    def test_first_leaves_everything_behind(suno_mock):
+        FIRST.update(app=suno_mock.app, url=suno_mock.url)
+        suno_mock.create_task("music_success", task_id=TASK_ID, step="complete",
+                              request={"title": "First"})
+        assert suno_mock.client.get(f"/suno/fetch/{TASK_ID}").json()["data"]["data"][0][
+            "title"] == "First"
+        suno_mock.client.post("/suno/submit/music", json={"prompt": "first"},
+                              headers={"X-Mock-Namespace": "ci-1"})
+        httpx.post(suno_mock.url + "/suno/submit/music", json={"prompt": "by socket"},
+                   headers={"Authorization": f"Bearer {suno_mock.api_key}"})
+        suno_mock.advance(1000)
+        suno_mock.admin("POST", "/clock/speed", {"speed": 50})
+        suno_mock.add_fault("status", status=503)
+        suno_mock.admin("POST", "/faults", {"fault": "status", "status": 500})
+        assert len(suno_mock.journal()) == 2 and len(suno_mock.faults()) == 2
+
+    def test_second_sees_nothing_of_the_first(suno_mock):
+        assert suno_mock.app is FIRST["app"] and suno_mock.url == FIRST["url"]  # the same app
+        with SunoMock() as fresh:
+            assert suno_mock.admin("GET", "/clock") == fresh.admin("GET", "/clock")
+        assert suno_mock.tasks() == [] and suno_mock.journal() == []
+        assert suno_mock.faults() == []
+        assert suno_mock.admin("GET", "/tasks") == []
+        other = {"X-Mock-Namespace": "ci-1"}
+        assert suno_mock.client.get("/__mock/tasks", headers=other).json() == []
+        # The same id, seeded again, shows this test's task, not what the first one rendered.
+        suno_mock.create_task("music_success", task_id=TASK_ID, step="complete",
+                              request={"title": "Second"})
+        answer = httpx.get(f"{suno_mock.url}/suno/fetch/{TASK_ID}",
+                           headers={"Authorization": f"Bearer {suno_mock.api_key}"})
+        assert answer.status_code == 200 and answer.json()["data"]["data"][0]["title"] == \\
+            "Second"
+        assert [entry["path"] for entry in suno_mock.journal()] == [f"/suno/fetch/{TASK_ID}"]
+"""
+
+
+@pytest.mark.parametrize("marker", ["", '@pytest.mark.suno_mock(profile="elkapi", '
+                                        'scenario="music_instant", journal_size=50)'])
+def test_a_test_sees_nothing_of_the_test_before(pytester: pytest.Pytester, marker: str) -> None:
+    # With and without settings of its own: a marker's settings get an app of their own, shared
+    # by every test that asks for the same ones.
+    module = ISOLATION_TESTS.replace("\n    def test_", f"\n    {marker}\n    def test_")
+    pytester.makepyfile(test_isolation=module)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+
+
+SEEDED = """
+    import pytest
+
+    TASK_ID = "1c2d3e4f-0a1b-4c2d-8e3f-405162738495"
+
+    @pytest.mark.suno_mock(seed=SEED)
+    def test_a_seeded_task_is_there(suno_mock):
+        assert [task["task_id"] for task in suno_mock.tasks()] == [TASK_ID]
+        suno_mock.create_task("music_success")
+
+    @pytest.mark.suno_mock(seed=SEED)
+    def test_and_there_again_alone(suno_mock):
+        assert [task["task_id"] for task in suno_mock.tasks()] == [TASK_ID]
+"""
+
+
+def test_each_test_starts_with_the_seed_file(pytester: pytest.Pytester) -> None:
+    seed_file = pytester.path / "seed.json"
+    seed_file.write_text(json.dumps({"tasks": [
+        {"task_id": "1c2d3e4f-0a1b-4c2d-8e3f-405162738495", "api_key": "sk-suno-mock-test-key",
+         "scenario": "music_success"}]}))
+    pytester.makepyfile(test_seeded=SEEDED.replace("SEED", repr(str(seed_file))))
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
 # spending, rate limit, availability -----------------------------------------------------------
 def test_live_submits_are_skipped_without_a_budget(pytester: pytest.Pytester,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:

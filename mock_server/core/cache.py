@@ -44,5 +44,9 @@ class BoundedCache(Generic[K, V]):
         value = self.get(key)
         return self.put(key, make()) if value is None else value
 
+    def clear(self) -> None:
+        with self._lock:
+            self._new, self._old = {}, {}
+
     def __len__(self) -> int:
         return len(self._new) + len(self._old)

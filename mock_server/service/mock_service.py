@@ -28,6 +28,7 @@ from mock_server.service.rendered import (
 )
 from mock_server.service.seeding import apply_seed
 from mock_server.stores.base import Limits, Store
+from mock_server.stores.memory import MemoryStore
 from mock_server.stores.urls import open_store
 
 if TYPE_CHECKING:
@@ -67,6 +68,21 @@ class MockService:
         )
         if config.seed:  # checked whole before the first task is added: a bad file adds none
             apply_seed(self, Path(config.seed))
+
+    def clear(self) -> None:
+        """Start again as if new: every namespace's tasks, journal, clock and fault state
+        forgotten, the caches made from them emptied, held responses let go, the seed file
+        loaded again. The pytest fixture's reset between tests, so memory stores only: any
+        state kept beside the store must be forgotten here too."""
+        if not isinstance(self.store, MemoryStore):
+            raise TypeError(f"clear() needs the memory store, not {self.config.store}")
+        self.faults.release()  # end any response a hang fault holds open
+        self.store.clear()
+        self.rendered.clear()
+        self._inline.clear()
+        self._settled.clear()
+        if self.config.seed:
+            apply_seed(self, Path(self.config.seed))
 
     # clock -----------------------------------------------------------------
     def new_clock(self) -> ClockState:

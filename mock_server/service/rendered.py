@@ -101,6 +101,9 @@ class RenderCache:
             BoundedCache(size)
         )
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     def task(self, ns: str, record: TaskRecord, scenario: Scenario, state: TaskState) -> WireTask:
         return _wire_task(*self._entry(ns, record, scenario, state))
 

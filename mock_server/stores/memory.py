@@ -283,6 +283,12 @@ class MemoryStore:
             if ns in self._spaces:
                 self._forget(ns)
 
+    def clear(self) -> None:
+        """Forget every namespace at once (the pytest fixture, between two tests)."""
+        with self._lock:
+            self._spaces = OrderedDict()
+            self._count = 0
+
     def ping(self) -> bool:
         return True
 
