@@ -26,8 +26,9 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from mock_server import Config, MockService, ScenarioBook, create_app
 from mock_server.stores.urls import backend_of
+from mock_server.wire.request import FAULT_HEADER, NAMESPACE_HEADER
 
-from ._wsgi import wsgi_transport
+from ._wsgi import AsyncWSGITransport, wsgi_transport
 
 __all__ = ["DEFAULT_API_KEY", "MockAdminError", "SunoMock"]
 
@@ -294,6 +295,24 @@ class SunoMock:
             self._fake.service.clear()
         self.client.close()
         self._admin.close()
+
+    def async_client(self, **options: Any) -> httpx.AsyncClient:
+        """A new ``httpx.AsyncClient`` on this fake, in process, with this mock's key.
+
+        ``options`` go to ``httpx.AsyncClient`` (``headers`` are added to the key's). While a
+        fault rule is in force (or ``X-Mock-Fault`` is sent) requests run on a worker thread,
+        so a latency or hang fault never blocks the event loop. Close it (``async with``).
+        """
+        headers = {"Authorization": f"Bearer {self.api_key}", **options.pop("headers", {})}
+        options.setdefault("base_url", _BASE_URL)
+        faults = self.service.faults
+
+        def may_block(request: httpx.Request) -> bool:  # only a fault sleeps or holds an answer
+            return FAULT_HEADER in request.headers or bool(
+                faults.rules(request.headers.get(NAMESPACE_HEADER, "")))
+
+        transport = AsyncWSGITransport(self._fake.transport, may_block)
+        return httpx.AsyncClient(transport=transport, headers=headers, **options)
 
     def __enter__(self) -> SunoMock:
         return self

@@ -261,6 +261,45 @@ def test_each_test_starts_with_the_seed_file(pytester: pytest.Pytester) -> None:
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
+ASYNC_TESTS = """
+    import asyncio
+
+    import pytest
+
+    @pytest.mark.anyio
+    async def test_an_async_client_reaches_the_same_fake(suno_mock):
+        async with suno_mock.async_client(headers={"X-Trace": "1"}) as client:
+            answer = await client.post("/suno/submit/music", json={"prompt": "x"})
+            task_id = answer.json()["data"]
+            suno_mock.advance(600)
+            task = (await client.get(f"/suno/fetch/{task_id}")).json()["data"]
+        assert task["status"] == "SUCCESS"
+        assert [task["task_id"] for task in suno_mock.tasks()] == [task_id]
+        assert [entry["path"] for entry in suno_mock.journal()] == [
+            "/suno/submit/music", f"/suno/fetch/{task_id}"]
+
+    @pytest.mark.anyio
+    async def test_a_slow_answer_does_not_hold_the_event_loop(suno_mock):
+        suno_mock.add_fault("latency", seconds=5, times=1)
+        async with suno_mock.async_client() as client:
+            slow = asyncio.ensure_future(client.post("/suno/submit/music", json={}))
+            for _ in range(500):  # until the slow one has taken the fault (a thread starts)
+                await asyncio.sleep(0.01)
+                if suno_mock.faults()[0]["fired"]:
+                    break
+            fast = await client.post("/suno/submit/music", json={})
+            assert fast.status_code == 200 and not slow.done()
+            suno_mock.clear_faults()  # cuts the latency short
+            assert (await slow).status_code == 200
+"""
+
+
+def test_the_async_client(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_async=ASYNC_TESTS)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=2)
+
+
 # spending, rate limit, availability -----------------------------------------------------------
 def test_live_submits_are_skipped_without_a_budget(pytester: pytest.Pytester,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ SECTION = "## Test your app with the `suno_mock` fixture"
 # Each page and the fewest examples it must keep: a page that loses its examples fails here,
 # not silently by running nothing.
 PAGES = {
-    "docs/how-to/pytest-plugin.md": 3,
+    "docs/how-to/pytest-plugin.md": 4,
     "docs/how-to/faults.md": 1,
     "docs/tutorial/first-app.md": 1,
     "docs/tutorial/first-contract-run.md": 1,
@@ -64,4 +64,5 @@ def test_a_docs_example_passes(pytester: pytest.Pytester, index: int) -> None:
     code = EXAMPLES[index][1]
     pytester.makepyfile(**{f"test_docs_{index}": code})
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--strict-markers")
-    result.assert_outcomes(passed=code.count("\ndef test_") + code.startswith("def test_"))
+    # async tests count too (the async_client example).
+    result.assert_outcomes(passed=len(re.findall(r"^(?:async )?def test_", code, re.M)))
