@@ -8,6 +8,8 @@ For each tool it writes a pytest file of ``--tests`` tests, each a submit and on
 - ``plain``: no fixture, no HTTP (pytest's own cost of a test, subtracted as "overhead");
 - ``suno_mock``: the fake in process, through ``suno_mock.client``;
 - ``suno_mock.url``: the same fake on its loopback port, through one ``httpx.Client``;
+- ``suno_mock.async_client``: the fake in process through ``httpx.AsyncClient`` (anyio's
+  pytest plugin runs the test);
 - ``pytest-httpserver``: the ``httpserver`` fixture answering both with canned JSON;
 - ``respx``: the ``respx_mock`` fixture answering both with canned JSON.
 
@@ -56,6 +58,14 @@ TOOLS: dict[str, str] = {
             got = CLIENT.get(f"{{suno_mock.url}}/suno/fetch/{{task_id}}", headers=auth)
             assert got.json()["data"]["task_id"] == task_id
     """,
+    "suno_mock.async_client": """
+        @pytest.mark.anyio
+        async def test_{n}(suno_mock):
+            async with suno_mock.async_client() as client:
+                answer = await client.post("/suno/submit/music", json={{"prompt": "x"}})
+                got = await client.get(f"/suno/fetch/{{answer.json()['data']}}")
+            assert got.json()["data"]["task_id"] == answer.json()["data"]
+    """,
     "pytest-httpserver": """
         def test_{n}(httpserver):
             httpserver.expect_request("/suno/submit/music", method="POST").respond_with_json(
@@ -79,7 +89,7 @@ TOOLS: dict[str, str] = {
             assert got.json()["data"]["task_id"] == task_id
     """,
 }
-HEADER = "import httpx\n\nCLIENT = httpx.Client()\n\n"
+HEADER = "import httpx\nimport pytest\n\nCLIENT = httpx.Client()\n\n"
 
 # Records each test's setup + call + teardown, as pytest timed them, into $FIXTURE_COST_OUT.
 CONFTEST = """
@@ -104,16 +114,25 @@ def pytest_sessionfinish(session):
 
 @dataclass
 class Round:
-    """One run of one tool's file: mean ms per test, by phase."""
+    """One run of one tool's file: each test's setup + call + teardown, in ms, in run order."""
 
-    setup: float
-    call: float
-    teardown: float
+    tests: list[float]
+    phases: dict[str, float]  # mean ms per test of each phase
     failed: int
 
     @property
-    def total(self) -> float:
-        return self.setup + self.call + self.teardown
+    def mean(self) -> float:
+        """Per test, the session's one-off set-up (the first test's) included."""
+        return statistics.fmean(self.tests) if self.tests else 0.0
+
+    @property
+    def steady(self) -> float:
+        """Per test once the session is set up: the median test."""
+        return statistics.median(self.tests) if self.tests else 0.0
+
+    @property
+    def first(self) -> float:
+        return self.tests[0] if self.tests else 0.0
 
 
 def write_files(workdir: Path, tests: int) -> dict[str, Path]:
@@ -124,7 +143,7 @@ def write_files(workdir: Path, tests: int) -> dict[str, Path]:
     for tool, template in TOOLS.items():
         body = "".join(textwrap.dedent(template).format(n=n) + "\n" for n in range(tests))
         path = workdir / f"test_{tool.replace('.', '_').replace('-', '_')}.py"
-        path.write_text((HEADER if "CLIENT" in template else "") + body)
+        path.write_text(HEADER + body)
         files[tool] = path
     return files
 
@@ -141,11 +160,11 @@ def run_once(workdir: Path, path: Path) -> Round:
         raise RuntimeError(f"{path.name}: pytest exited {proc.returncode}\n{proc.stdout[-3000:]}"
                            f"{proc.stderr[-3000:]}")
     times = json.loads(out.read_text())
-    count = max(len(times), 1)
+    phases = ("setup", "call", "teardown")
     return Round(
-        setup=sum(t.get("setup", 0.0) for t in times) / count * 1e3,
-        call=sum(t.get("call", 0.0) for t in times) / count * 1e3,
-        teardown=sum(t.get("teardown", 0.0) for t in times) / count * 1e3,
+        tests=[sum(t.get(p, 0.0) for p in phases) * 1e3 for t in times],
+        phases={p: statistics.fmean(t.get(p, 0.0) for t in times) * 1e3 if times else 0.0
+                for p in phases},
         failed=sum(int(t.get("failed", 0)) for t in times) + (len(times) == 0),
     )
 
@@ -159,44 +178,59 @@ def measure(tests: int, rounds: int, tools: list[str]) -> dict[str, list[Round]]
             # Alternate the order: a machine that slows down or speeds up favours no tool.
             for tool in tools if i % 2 == 0 else tools[::-1]:
                 results[tool].append(run_once(workdir, files[tool]))
-                print(f"round {i + 1}/{rounds} {tool}: {results[tool][-1].total:.2f} ms/test",
-                      file=sys.stderr)
+                last = results[tool][-1]
+                print(f"round {i + 1}/{rounds} {tool}: {last.mean:.2f} ms/test (median "
+                      f"{last.steady:.2f})", file=sys.stderr)
     return results
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"
 
 
 def report(results: dict[str, list[Round]], tests: int) -> tuple[str, int]:
     """The table (markdown) and how many tests failed (a broken tool is no measurement)."""
-    plain = statistics.median(r.total for r in results["plain"]) if "plain" in results else 0.0
-    med = {tool: statistics.median(r.total for r in runs) for tool, runs in results.items()}
+    rounds = len(next(iter(results.values())))
+    steady = {tool: statistics.median(r.steady for r in runs) for tool, runs in results.items()}
+    mean = {tool: statistics.median(r.mean for r in runs) for tool, runs in results.items()}
+    plain_steady, plain_mean = steady.get("plain", 0.0), mean.get("plain", 0.0)
     lines = [
-        f"{tests} tests per tool (submit + one fetch each), {len(next(iter(results.values())))} "
-        "alternating round(s); ms per test = pytest's setup + call + teardown, the mean over "
-        "the tests, median of the rounds [min-max]; overhead = that minus the plain test's.",
+        f"{tests} tests per tool (a submit and one fetch each), {rounds} alternating round(s). "
+        "A test's time: pytest's setup + call + teardown. *per test*: the median test (the "
+        "session set up); *mean*: over all tests, the first one's one-off set-up included; "
+        "*first test*: that set-up. Each: median of the rounds [min-max]. *overhead*: minus "
+        "the plain test's; *vs respx*: overhead over respx's overhead.",
         "",
-        "| tool | ms per test | setup / call / teardown | overhead | overhead vs respx |",
-        "|---|---|---|---|---|",
+        "| tool | per test, ms | overhead | vs respx | mean, ms | mean overhead vs respx "
+        "| first test, ms | setup / call / teardown (means) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     failed = 0
     for tool, runs in results.items():
-        totals = [r.total for r in runs]
-        phases = " / ".join(f"{statistics.median(getattr(r, p) for r in runs):.2f}"
+        over, over_mean = steady[tool] - plain_steady, mean[tool] - plain_mean
+        ratio = ratio_mean = ""
+        if "respx" in results and tool not in ("plain", "respx"):
+            ratio = f"{over / (steady['respx'] - plain_steady):.2f}x"
+            ratio_mean = f"{over_mean / (mean['respx'] - plain_mean):.2f}x"
+        phases = " / ".join(f"{statistics.median(r.phases[p] for r in runs):.2f}"
                             for p in ("setup", "call", "teardown"))
-        over = med[tool] - plain
-        ratio = ""
-        if "respx" in med and tool not in ("plain", "respx"):
-            base = med["respx"] - plain
-            ratio = f"{over / base:.2f}x" if base > 0 else "n/a"
-        lines.append(f"| {tool} | {med[tool]:.2f} [{min(totals):.2f}-{max(totals):.2f}] | "
-                     f"{phases} | {'' if tool == 'plain' else f'{over:.2f}'} | {ratio} |")
+        lines.append(
+            f"| {tool} | {_spread([r.steady for r in runs])} | "
+            f"{'' if tool == 'plain' else f'{over:.2f}'} | {ratio} | "
+            f"{_spread([r.mean for r in runs])} | {ratio_mean} | "
+            f"{_spread([r.first for r in runs])} | {phases} |")
         failed += sum(r.failed for r in runs)
-    if "suno_mock" in med and "suno_mock.url" in med:
-        lines += ["", f"suno_mock.url adds {med['suno_mock.url'] - med['suno_mock']:.2f} ms per "
-                      "test over suno_mock in process."]
-    if "suno_mock" in med and "respx" in med:
-        lines += [f"suno_mock / respx, whole test: {med['suno_mock'] / med['respx']:.2f}x; "
-                  "per-round ratios: " + ", ".join(
-                      f"{m.total / r.total:.2f}" for m, r in
-                      zip(results["suno_mock"], results["respx"], strict=False))]
+    if "suno_mock" in results and "suno_mock.url" in results:
+        lines += ["", "suno_mock.url adds, per test: "
+                  f"{steady['suno_mock.url'] - steady['suno_mock']:.2f} ms (median test), "
+                  f"{mean['suno_mock.url'] - mean['suno_mock']:.2f} ms (mean)."]
+    if "suno_mock" in results and "respx" in results:
+        per_round = [(m.steady - p.steady) / (r.steady - p.steady)
+                     for m, r, p in zip(results["suno_mock"], results["respx"],
+                                        results.get("plain", results["respx"]), strict=False)
+                     ] if "plain" in results else []
+        lines += ["", "suno_mock / respx, overhead per test, each round: "
+                  + ", ".join(f"{x:.2f}" for x in per_round)]
     return "\n".join(lines), failed
 
 
