@@ -6,16 +6,20 @@ from __future__ import annotations
 import importlib
 import json
 import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from contract_tests.mock import FakePool
 from contract_tests.plugin import EXIT_TARGET_UNAVAILABLE
 from mock_server import Config, create_app
 from tests.broken_servers import OTHER, PRIMARY, broken_app, seed, serve, write_ids
 from tests.conftest import free_port
 
 pytest_plugins = ["pytester"]
+ROOT = Path(__file__).resolve().parent.parent
 
 # httpx imports httpcore on first use and keeps its exception classes. An in-process pytester
 # run drops the modules it imported, so a later run's fresh httpcore errors would slip past
@@ -259,6 +263,38 @@ def test_each_test_starts_with_the_seed_file(pytester: pytest.Pytester) -> None:
          "scenario": "music_success"}]}))
     pytester.makepyfile(test_seeded=SEEDED.replace("SEED", repr(str(seed_file))))
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_a_pooled_app_is_rebuilt_when_its_scenario_files_change(tmp_path: Path) -> None:
+    pool = FakePool()
+    try:
+        first = pool.mock(fixtures=[tmp_path])
+        first.close()
+        again = pool.mock(fixtures=[tmp_path])
+        assert again.app is first.app  # the same settings: the same app
+        again.close()
+        scenario = json.loads((ROOT / "fixtures/scenarios/music_instant.json").read_text())
+        (tmp_path / "mine.json").write_text(json.dumps({**scenario, "name": "mine"}))
+        changed = pool.mock(fixtures=[tmp_path])
+        assert changed.app is not first.app
+        assert changed.tasks() == [] and changed.create_task("mine")
+        changed.close()
+    finally:
+        pool.close()
+
+
+def test_the_pool_closes_the_least_recently_used_app(tmp_path: Path) -> None:
+    pool = FakePool(size=1)
+    try:
+        old = pool.mock()
+        url = old.url
+        old.close()
+        assert httpx.get(f"{url}/__mock/clock").status_code == 200
+        pool.mock(profile="newapi-2026").close()  # one app too many: the older one goes
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{url}/__mock/clock")
+    finally:
+        pool.close()
 
 
 ASYNC_TESTS = """
