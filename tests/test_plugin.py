@@ -226,6 +226,10 @@ ISOLATION_TESTS = """
         assert answer.status_code == 200 and answer.json()["data"]["data"][0]["title"] == \\
             "Second"
         assert [entry["path"] for entry in suno_mock.journal()] == [f"/suno/fetch/{TASK_ID}"]
+        # A new task is as old as a fresh clock says, through the fast path too.
+        task_id = suno_mock.create_task("music_success")
+        assert suno_mock.client.get(f"/suno/fetch/{task_id}").json()["data"]["status"] == \\
+            "NOT_START"
 """
 
 
