@@ -64,3 +64,15 @@ def test_rewriting_results_replaces_only_the_generated_part(tmp_path: Path) -> N
     assert "run one" not in text
     assert text.count("run two") == 1
     assert text.startswith("# Results\n\nbefore\n") and text.endswith("\nafter\n")
+
+
+def test_the_fixture_cost_bench_runs() -> None:
+    # The kit's own tools only: respx and pytest-httpserver come with the bench extra.
+    tools = "suno_mock,suno_mock.url,suno_mock.async_client"
+    cmd = [sys.executable, str(BENCH / "fixture_cost.py"), "--tests", "3", "--rounds", "1",
+           "--tools", tools]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]  # every generated test passed
+    for tool in tools.split(","):
+        assert f"| {tool} | " in proc.stdout, proc.stdout
+    assert "suno_mock.url adds, per test:" in proc.stdout
