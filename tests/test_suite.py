@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contract_tests.routes import ROUTES
 from mock_server import Config, create_app, profile_names
 from mock_server.contract.validation import resolved_schema
 from tests.broken_servers import BROKEN, OTHER, PRIMARY, broken_app, seed, serve, write_ids
@@ -56,13 +57,18 @@ def test_suite_is_green_through_the_live_target_against_a_served_fake(
     against the fake running as a real server in another process."""
     with fake_server("--clock", "manual", "--api-key", PRIMARY, "--api-key", OTHER) as base:
         ids = seed(base)
-        result = _live(pytester, monkeypatch, base, ids, "--suno-allow-spend", "20")
+        result = _live(pytester, monkeypatch, base, ids, "--suno-allow-spend", "60", "-rs")
         journal = httpx.get(f"{base}/__mock/journal", timeout=10).json()
     assert result.ret == 0, result.stdout.str()
     assert "failed" not in result.parseoutcomes()
-    assert "skipped" not in result.parseoutcomes()
-    spent = [e for e in journal if e["path"].startswith("/suno/submit/") and e["status"] == 200]
-    assert 2 <= len(spent) <= 20
+    # Only what a new task's clips show is left unchecked: on a manual clock no task submitted
+    # over the wire ends (tests/test_suite.py's task-kind stand-ins run on poll-driven tasks).
+    skipped = [line for line in result.stdout.lines if line.startswith("SKIPPED")]
+    assert all("did not finish within 3 polls" in line for line in skipped), skipped
+    assert len(skipped) == sum(row.follows_task for row in ROUTES)
+    spent = [e for e in journal if e["path"].startswith(("/suno/submit/", "/suno/uploads/"))
+             and e["status"] == 200]
+    assert 2 + len(skipped) <= len(spent) <= 60
 
 
 @pytest.mark.parametrize("name", list(BROKEN))
