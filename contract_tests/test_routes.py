@@ -69,7 +69,7 @@ def _request(t: Target, row: RouteCase, clip_id: str, task_id: str, *, body: Any
     return t.send(row.method, path, json_body=body, key=key)
 
 
-def _follow(t: Target, task_id: str) -> dict[str, Any]:
+def _follow(t: Target, task_id: str, row: RouteCase) -> dict[str, Any]:
     """The task polled until it ends (the fake's clock moves between polls)."""
     task: dict[str, Any] = {}
     for _ in range(t.polls):
@@ -80,7 +80,7 @@ def _follow(t: Target, task_id: str) -> dict[str, Any]:
     if t.name == "mock":
         raise checks.ContractViolation(
             "status-moves-forward", f"task {task_id} did not end within {t.polls} polls")
-    pytest.skip(f"task {task_id} did not finish within {t.polls} polls: what its clips "
+    pytest.skip(f"{row.name} task {task_id} did not finish within {t.polls} polls: what its clips "
                 "show was not checked (its answer was)")
 
 
@@ -123,7 +123,7 @@ def test_route_answers_its_schema_and_meaning(suno_target: Target, row: RouteCas
     if not row.follows_task:
         checks.check_route_meaning(row.meaning, payload, clip, obs=obs)
         return
-    task = _follow(t, str(payload["data"]))
+    task = _follow(t, str(payload["data"]), row)
     checks.check_task_state(task)
     if served:
         checks.check_route_meaning(row.meaning, task, clip, body=body)

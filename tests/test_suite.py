@@ -14,7 +14,17 @@ import pytest
 from contract_tests.routes import ROUTES
 from mock_server import Config, create_app, profile_names
 from mock_server.contract.validation import resolved_schema
-from tests.broken_servers import BROKEN, OTHER, PRIMARY, broken_app, seed, serve, write_ids
+from tests.broken_servers import (
+    BROKEN,
+    BROKEN_ROUTES,
+    OTHER,
+    PRIMARY,
+    broken_app,
+    broken_route_app,
+    seed,
+    serve,
+    write_ids,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -82,6 +92,41 @@ def test_suite_fails_on_a_broken_server_and_names_the_rule(
     assert "contract rule" in out
     for needle in BROKEN[name][1]:
         assert needle in out, f"{name}: the output does not name {needle!r}"
+
+
+@pytest.mark.parametrize("name", list(BROKEN_ROUTES))
+def test_suite_fails_on_a_broken_elkapi_route_and_names_the_rule(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The route cases catch a gateway whose timing, task kinds or clip ownership break the
+    reference: read-only ones with no budget, the rest within --suno-allow-spend."""
+    _wrap, needles, spends = BROKEN_ROUTES[name]
+    budget = ("--suno-allow-spend", "60") if spends else ()
+    with serve(broken_route_app(name)) as base:
+        result = _live(pytester, monkeypatch, base, seed(base), *budget, "-k", "test_route")
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, out
+    for needle in needles:
+        assert needle in out, f"{name}: the output does not name {needle!r}"
+
+
+def test_route_cases_pass_on_the_unbroken_stand_in(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same runs on the stand-in unbroken pass: the failures above are the breakage, not
+    the setup. Only concat and upload skip what their clips show (their tasks end by time, and
+    the stand-in's clock is manual); the in-process fake checks those on every run."""
+    import tests.broken_servers as stand_ins
+
+    monkeypatch.setitem(stand_ins.BROKEN_ROUTES, "unbroken", (lambda app: app, (), True))
+    with serve(broken_route_app("unbroken")) as base:
+        result = _live(pytester, monkeypatch, base, seed(base), "--suno-allow-spend", "60",
+                       "-k", "test_route", "-rs")
+    assert result.ret == 0, result.stdout.str()
+    skipped = [line for line in result.stdout.lines if line.startswith("SKIPPED")]
+    assert len(skipped) == 2 and all("did not finish" in line for line in skipped), skipped
+    assert any(": concat task" in line for line in skipped), skipped
+    assert any(": upload-audio-url task" in line for line in skipped), skipped
 
 
 # The fixed batches a gateway that answers a duplicated id twice must fail, in every run.
