@@ -27,6 +27,8 @@ __all__ = [
     "broken_route_app",
     "seed",
     "serve",
+    "timing_rewritten",
+    "without_route",
     "write_ids",
 ]
 
@@ -313,3 +315,26 @@ def broken_route_app(name: str) -> WSGIApp:
         default_scenarios={"MUSIC": "music_instant", "LYRICS": "lyrics_success",
                            "CONCAT": "concat_success", "UPLOAD": "upload_success"}))
     return BROKEN_ROUTES[name][0](app)
+
+
+def without_route(app: WSGIApp, prefix: str) -> WSGIApp:
+    """A gateway that lost the routes under ``prefix``: gin's 404 ``404 page not found``."""
+
+    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO", "").startswith(prefix):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"404 page not found"]
+        return app(environ, start_response)
+
+    return middleware
+
+
+def timing_rewritten(app: WSGIApp, change: Callable[[dict[str, Any]], None]) -> WSGIApp:
+    """A gateway whose timing answers pass through ``change`` (the whole body)."""
+
+    def rewrite(environ: dict[str, Any], status: int, payload: Any) -> tuple[int, Any]:
+        if environ["PATH_INFO"].startswith("/suno/act/timing/") and isinstance(payload, dict):
+            change(payload)
+        return status, payload
+
+    return _rewriting(app, rewrite)
