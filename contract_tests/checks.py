@@ -24,9 +24,11 @@ __all__ = [
     "check_batch",
     "check_get",
     "check_invalid_request",
+    "check_keys_dropped",
     "check_lifecycle",
     "check_no_channel",
     "check_no_route",
+    "check_nothing_stored",
     "check_refused",
     "check_route_answer",
     "check_route_meaning",
@@ -191,6 +193,25 @@ def check_no_channel(obs: Observation, model: str, rule: str = "route-absent-on-
         _fail(rule, f"the body is not the gateway envelope:{_lines(map(str, problems))}", obs)
     if model not in str(payload["error"].get("message")):
         _fail(rule, f"the message does not name {model}", obs)
+
+
+def check_nothing_stored(before: int | None, after: int | None, obs: Observation) -> None:
+    """A refused call left the target's task count as it was (None: the target cannot tell)."""
+    if before is not None and after is not None and after != before:
+        _fail("refused-call-stores-nothing", f"the refused call left {after - before} task(s) "
+              "behind", obs)
+
+
+def check_keys_dropped(task: Mapping[str, Any], what: str) -> None:
+    """A MUSIC task made by a new-api gateway from a body with ElkAPI's task-kind keys: a plain
+    song (``metadata.type`` gen, no ``history``), as its re-marshal drops those keys."""
+    for i, clip in enumerate(task.get("data") or []):
+        meta = clip.get("metadata") if isinstance(clip, dict) else None
+        meta = meta if isinstance(meta, dict) else {}
+        if meta.get("history") or meta.get("type") != "gen":
+            _fail("route-absent-on-new-api", f"{_label(task, 'task')} $.data[{i}].metadata has "
+                  f"type {meta.get('type')!r} and history {meta.get('history')!r}: the {what} "
+                  "keys were not dropped")
 
 
 def check_auth_rejected(obs: Observation, rule: str) -> None:

@@ -407,8 +407,7 @@ def _route_presence(
         out.add(where, INFO, "route-appeared", "route", "$", "no route", f"the route ({seen})",
                 f"{probe.route} newly appears: {seen} ({why})", snippet, subject=subject,
                 keep_value=False)
-        return False
-    return probe.route_served
+    return probe.route_served and not missing
 
 
 def _unprobed_routes(out: _Out, survey: Survey, profile: Profile) -> None:
