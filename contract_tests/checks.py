@@ -24,7 +24,14 @@ __all__ = [
     "check_batch",
     "check_get",
     "check_invalid_request",
+    "check_keys_dropped",
     "check_lifecycle",
+    "check_no_channel",
+    "check_no_route",
+    "check_nothing_stored",
+    "check_refused",
+    "check_route_answer",
+    "check_route_meaning",
     "check_submit_accepted",
     "check_success_envelope",
     "check_task",
@@ -58,6 +65,21 @@ RULES: dict[str, str] = {
     "progress-matches-status": "progress is '100%' exactly when the task ended",
     "success-has-results": "SUCCESS has complete clips with audio URLs (MUSIC) or lyrics (LYRICS)",
     "failure-has-reason": "FAILURE has a non-empty fail_reason",
+    # ElkAPI's routes beyond new-api (contract_tests.routes)
+    "route-schema": "an ElkAPI route answers HTTP 200 JSON matching its response schema",
+    "timing-words-in-order": "timing: aligned words with start <= end, times increasing, within "
+                             "the clip's duration; waveform_data a list of numbers",
+    "result-refers-to-source": "the clips of an extend, cover, infill, stem or concat task "
+                               "name their source clip (metadata.history / concat_history); an "
+                               "extend is longer than continue_at; an upload's clip is type "
+                               "upload",
+    "route-refuses-bad-input": "bad input to an ElkAPI route (wrong types, missing fields, an "
+                               "unknown clip, another key's clip) is 400 in the task envelope "
+                               "with the code the reference names",
+    "refused-call-stores-nothing": "a refused call leaves no task behind (checked on the fake)",
+    "route-absent-on-new-api": "a new-api profile answers the ElkAPI routes as a vanilla "
+                               "gateway: no route (200 index page), 503 model_not_found, or "
+                               "the ElkAPI keys dropped",
 }
 
 # Status ranks: the early statuses may be skipped or reported in any order (the gateway polls
@@ -138,6 +160,60 @@ def check_invalid_request(obs: Observation, rule: str = "bad-json-invalid-reques
     _check_task_error(obs, rule, 400, "invalid_request")
 
 
+def check_refused(obs: Observation, codes: Sequence[str],
+                  rule: str = "route-refuses-bad-input") -> None:
+    """400 in the task envelope with one of ``codes`` (data null)."""
+    if obs.status != 400:
+        _fail(rule, f"expected HTTP 400 with code {' or '.join(map(repr, codes))}, got HTTP "
+              f"{obs.status}", obs)
+    payload = _payload(obs, rule)
+    problems = validate(payload, "task-error")
+    if problems:
+        _fail(rule, f"the error envelope does not match task-error:{_lines(map(str, problems))}",
+              obs)
+    if payload["code"] not in codes:
+        _fail(rule, f"expected code {' or '.join(map(repr, codes))}, got {payload['code']!r}",
+              obs)
+
+
+def check_no_route(obs: Observation, rule: str = "route-absent-on-new-api") -> None:
+    """A route gin does not have: new-api's NoRoute serves its web index page, HTTP 200 HTML."""
+    if obs.status != 200 or not obs.content_type.startswith("text/html"):
+        _fail(rule, f"expected the gateway's index page (HTTP 200 text/html) for a route "
+              f"new-api does not have, got HTTP {obs.status} {obs.content_type!r}", obs)
+
+
+def check_no_channel(obs: Observation, model: str, rule: str = "route-absent-on-new-api") -> None:
+    """An unknown submit action: 503 model_not_found in the gateway envelope, naming ``model``."""
+    if obs.status != 503:
+        _fail(rule, f"expected HTTP 503 (no channel for {model}), got {obs.status}", obs)
+    payload = _payload(obs, rule)
+    problems = validate(payload, "gateway-error")
+    if problems:
+        _fail(rule, f"the body is not the gateway envelope:{_lines(map(str, problems))}", obs)
+    if model not in str(payload["error"].get("message")):
+        _fail(rule, f"the message does not name {model}", obs)
+
+
+def check_nothing_stored(before: int | None, after: int | None, obs: Observation) -> None:
+    """A refused call left the target's task count as it was (None: the target cannot tell)."""
+    if before is not None and after is not None and after != before:
+        _fail("refused-call-stores-nothing", f"the refused call left {after - before} task(s) "
+              "behind", obs)
+
+
+def check_keys_dropped(task: Mapping[str, Any], what: str) -> None:
+    """A MUSIC task made by a new-api gateway from a body with ElkAPI's task-kind keys: a plain
+    song (``metadata.type`` gen, no ``history``), as its re-marshal drops those keys."""
+    for i, clip in enumerate(task.get("data") or []):
+        meta = clip.get("metadata") if isinstance(clip, dict) else None
+        meta = meta if isinstance(meta, dict) else {}
+        if meta.get("history") or meta.get("type") != "gen":
+            _fail("route-absent-on-new-api", f"{_label(task, 'task')} $.data[{i}].metadata has "
+                  f"type {meta.get('type')!r} and history {meta.get('history')!r}: the {what} "
+                  "keys were not dropped")
+
+
 def check_auth_rejected(obs: Observation, rule: str) -> None:
     """``rule`` is ``missing-key-401`` or ``wrong-key-401``."""
     if obs.status != 401:
@@ -152,6 +228,107 @@ def check_submit_accepted(obs: Observation) -> str:
     """An accepted submit; returns the new task id."""
     payload = check_success_envelope(obs, "submit-response", rule="submit-returns-task-id")
     return str(payload["data"])
+
+
+# ElkAPI routes --------------------------------------------------------------------------------
+def check_route_answer(obs: Observation, kind: str) -> Any:
+    """HTTP 200, JSON, valid against ``kind`` (a task envelope or a raw Suno answer)."""
+    if kind == "submit-response":
+        return check_success_envelope(obs, kind, rule="route-schema")
+    if obs.status != 200:
+        _fail("route-schema", f"expected HTTP 200, got {obs.status}", obs)
+    if not obs.content_type.startswith("application/json"):
+        _fail("route-schema", f"expected an application/json body, got {obs.content_type!r}",
+              obs)
+    payload = _payload(obs, "route-schema")
+    problems = validate(payload, kind)
+    if problems:
+        _fail("route-schema", f"the answer does not match {kind}:{_lines(map(str, problems))}",
+              obs)
+    return payload
+
+
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if ok else None
+
+
+def _check_timing(payload: Mapping[str, Any], clip: Mapping[str, Any],
+                  obs: Observation | None) -> None:
+    rule = "timing-words-in-order"
+    duration = _number((clip.get("metadata") or {}).get("duration"))
+    last = 0.0
+    for i, word in enumerate(payload.get("aligned_words") or []):
+        start, end = _number(word.get("start_s")), _number(word.get("end_s"))
+        where = f"$.aligned_words[{i}] ({word.get('word')!r})"
+        if start is None or end is None:
+            _fail(rule, f"{where}: start_s {start!r}, end_s {end!r} are not numbers", obs)
+        if start < last:
+            _fail(rule, f"{where}: starts at {start}, before the end of the word before "
+                  f"({last})", obs)
+        if end < start:
+            _fail(rule, f"{where}: ends at {end}, before it starts ({start})", obs)
+        if duration is not None and end > duration:
+            _fail(rule, f"{where}: ends at {end}, past the clip's duration {duration}", obs)
+        last = end
+    waveform = payload.get("waveform_data")
+    if not isinstance(waveform, list) or any(_number(v) is None for v in waveform):
+        _fail(rule, f"$.waveform_data is not a list of numbers: {str(waveform)[:120]}", obs)
+
+
+def _history_ids(meta: Mapping[str, Any], key: str) -> list[Any]:
+    entries = meta.get(key)
+    return [e.get("id") for e in entries if isinstance(e, dict)] if isinstance(
+        entries, list) else []
+
+
+def _check_source(task: Mapping[str, Any], meaning: str, source: Mapping[str, Any],
+                  body: Mapping[str, Any]) -> None:
+    rule = "result-refers-to-source"
+    label = _label(task, "task")
+    clips = task.get("data")
+    if not (isinstance(clips, list) and clips):
+        _fail(rule, f"{label}: no clips to check (data {str(clips)[:120]})")
+    source_id = source.get("id")
+    for i, clip in enumerate(clips):
+        meta = clip.get("metadata") if isinstance(clip, dict) else None
+        meta = meta if isinstance(meta, dict) else {}
+        where = f"{label} $.data[{i}].metadata"
+        kind = meta.get("type")
+        if meaning == "upload":
+            if kind != "upload":
+                _fail(rule, f"{where}.type is {kind!r}, not 'upload'")
+            continue
+        if meaning == "concat":
+            ids = _history_ids(meta, "concat_history")
+            if kind != "concat" or not ids or ids[-1] != source_id:
+                _fail(rule, f"{where}: type {kind!r}, concat_history ids {ids}; expected type "
+                      f"'concat' ending with the source clip {source_id!r}")
+            continue
+        ids = _history_ids(meta, "history")
+        if not ids or ids[0] != source_id:
+            _fail(rule, f"{where}.history names {ids}, not the source clip {source_id!r}")
+        if meaning != "extend" and kind != meaning:
+            _fail(rule, f"{where}.type is {kind!r}, not {meaning!r}")
+        at, length = _number(body.get("continue_at")), _number(meta.get("duration"))
+        if meaning == "extend" and at is not None and length is not None and length <= at:
+            _fail(rule, f"{where}.duration {length} is not longer than continue_at {at}")
+
+
+def check_route_meaning(
+    meaning: str,
+    answer: Any,
+    source: Mapping[str, Any],
+    *,
+    body: Mapping[str, Any] | None = None,
+    obs: Observation | None = None,
+) -> None:
+    """What a row's answer means beyond its schema (``RouteCase.meaning``): ``answer`` is the
+    raw answer ("timing") or the finished task its task id named."""
+    if meaning == "timing":
+        _check_timing(answer, source, obs)
+    elif meaning:
+        _check_source(answer, meaning, source, body or {})
 
 
 # tasks ---------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 
+from mock_server.contract.profiles import load_profile
+
 from ._http import Client, TargetUnavailable
 from ._observation import NOT_JSON, Observation, parse_json
 from ._wsgi import wsgi_transport
@@ -115,6 +117,15 @@ class Target:
     def has_other_key(self) -> bool:
         return self._keys["other"] is not None
 
+    @property
+    def surface(self) -> str:
+        """The API surface of the selected profile: "newapi" or "elkapi" (its routes)."""
+        return load_profile(self.profile).surface
+
+    def stored_tasks(self) -> int | None:
+        """How many tasks the target holds, where it can tell (the fake); None on live."""
+        return None
+
     # sending -----------------------------------------------------------------------------
     def send(
         self,
@@ -186,8 +197,22 @@ class Target:
     ) -> Observation:
         """POST /suno/submit/{action}. Any authenticated submit whose body is JSON could create
         a task, so it counts against the budget, and none is sent once the budget is spent."""
+        return self.send_spending("POST", f"/suno/submit/{action.lower()}", body,
+                                  content=content, key=key)
+
+    def send_spending(
+        self,
+        method: str,
+        path: str,
+        body: Any = _UNSET,
+        *,
+        content: bytes | None = None,
+        key: str = "primary",
+    ) -> Observation:
+        """A request that may cost credits (a submit, an upload, a concat...): counted against
+        the budget like ``submit``, and not sent once the budget is spent."""
         could_spend = key in ("primary", "other") and (
-            body is not _UNSET or _is_json(content)
+            body is not _UNSET or _is_json(content) or method == "GET"
         )
         if could_spend:
             with self._lock:
@@ -197,8 +222,7 @@ class Target:
                         f"spend budget of {self.spend_budget} submit(s) used up; "
                         "not sending another")
                 self.submits_sent += 1
-        return self.send("POST", f"/suno/submit/{action.lower()}", json_body=body,
-                         content=content, key=key)
+        return self.send(method, path, json_body=body, content=content, key=key)
 
     # lifecycle ---------------------------------------------------------------------------
     def lifecycle_subjects(self) -> list[str]:
@@ -248,6 +272,9 @@ class MockTarget(Target):
 
     def between_polls(self) -> None:
         self.mock.advance(self.step_seconds)
+
+    def stored_tasks(self) -> int | None:
+        return len(self.mock.tasks())
 
     def close(self) -> None:
         super().close()

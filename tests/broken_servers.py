@@ -18,7 +18,19 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from mock_server import Config, create_app
 
-__all__ = ["BROKEN", "OTHER", "PRIMARY", "broken_app", "seed", "serve", "write_ids"]
+__all__ = [
+    "BROKEN",
+    "BROKEN_ROUTES",
+    "OTHER",
+    "PRIMARY",
+    "broken_app",
+    "broken_route_app",
+    "seed",
+    "serve",
+    "timing_rewritten",
+    "without_route",
+    "write_ids",
+]
 
 PRIMARY = "sk-proof-primary-7Hq2"
 OTHER = "sk-proof-other-9Zx4"
@@ -227,3 +239,102 @@ def broken_app(name: str, profile: str = "elkapi") -> WSGIApp:
     app = create_app(Config(
             profile=profile, clock="manual", poll_interval=0, api_keys=(PRIMARY, OTHER)))
     return BROKEN[name][0](app)
+
+
+# -- ElkAPI routes (contract_tests.routes) ----------------------------------------------------
+
+
+def _timing(change: Callable[[list[dict[str, Any]]], None]) -> Rewrite:
+    def rewrite(environ: dict[str, Any], status: int, payload: Any) -> tuple[int, Any]:
+        words = payload.get("aligned_words") if isinstance(payload, dict) else None
+        if environ["PATH_INFO"].startswith("/suno/act/timing/") and words:
+            change(words)
+        return status, payload
+
+    return rewrite
+
+
+def _words_reversed(words: list[dict[str, Any]]) -> None:
+    """The words keep their times but come last-first (a karaoke view scrolls backwards)."""
+    times = [(w["start_s"], w["end_s"]) for w in words]
+    for word, (start, end) in zip(words, reversed(times), strict=True):
+        word["start_s"], word["end_s"] = start, end
+
+
+def _last_word_late(words: list[dict[str, Any]]) -> None:
+    """The last word ends an hour in, past any clip's end."""
+    words[-1]["end_s"] = 3600.0
+
+
+def _history_forgotten(environ: dict[str, Any], status: int, payload: Any) -> tuple[int, Any]:
+    """A task kind's clips name a clip that is not their source."""
+    for task in _tasks(payload):
+        for clip in task.get("data") or []:
+            meta = clip.get("metadata") if isinstance(clip, dict) else None
+            if isinstance(meta, dict) and meta.get("history"):
+                meta["history"] = [{**meta["history"][0], "id": "another-clip"}]
+    return status, payload
+
+
+def _foreign_clips_accepted(app: WSGIApp) -> WSGIApp:
+    """The clip routes let any valid key use the primary owner's clips."""
+
+    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/suno/act/") and environ.get(
+                "HTTP_AUTHORIZATION") == f"Bearer {OTHER}":
+            environ["HTTP_AUTHORIZATION"] = f"Bearer {PRIMARY}"
+        return app(environ, start_response)
+
+    return middleware
+
+
+# name -> (how to break the fake, rules the failure output must name, whether the suite must
+# spend to see it: those run with a budget, on a fake whose MUSIC tasks end at the first poll)
+BROKEN_ROUTES: dict[str, tuple[Callable[[WSGIApp], WSGIApp], tuple[str, ...], bool]] = {
+    "timing-words-out-of-order": (
+        lambda app: _rewriting(app, _timing(_words_reversed)),
+        ("timing-words-in-order", "before the end of the word before"), False),
+    "timing-past-duration": (
+        lambda app: _rewriting(app, _timing(_last_word_late)),
+        ("timing-words-in-order", "past the clip's duration"), False),
+    "foreign-clip-accepted": (
+        _foreign_clips_accepted,
+        ("route-refuses-bad-input", "[timing-other-keys-clip]", "got HTTP 200"), False),
+    "extend-forgets-its-source": (
+        lambda app: _rewriting(app, _history_forgotten),
+        ("result-refers-to-source", "not the source clip"), True),
+}
+
+
+def broken_route_app(name: str) -> WSGIApp:
+    """The fake in the elkapi profile, its MUSIC submits ending at the first poll (so a live
+    run sees a task kind's clips), broken the way ``BROKEN_ROUTES[name]`` says."""
+    app = create_app(Config(
+        profile="elkapi", clock="manual", poll_interval=0, api_keys=(PRIMARY, OTHER),
+        default_scenarios={"MUSIC": "music_instant", "LYRICS": "lyrics_success",
+                           "CONCAT": "concat_success", "UPLOAD": "upload_success"}))
+    return BROKEN_ROUTES[name][0](app)
+
+
+def without_route(app: WSGIApp, prefix: str) -> WSGIApp:
+    """A gateway that lost the routes under ``prefix``: gin's 404 ``404 page not found``."""
+
+    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO", "").startswith(prefix):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"404 page not found"]
+        return app(environ, start_response)
+
+    return middleware
+
+
+def timing_rewritten(app: WSGIApp, change: Callable[[dict[str, Any]], None]) -> WSGIApp:
+    """A gateway whose timing answers pass through ``change`` (the whole body)."""
+
+    def rewrite(environ: dict[str, Any], status: int, payload: Any) -> tuple[int, Any]:
+        if environ["PATH_INFO"].startswith("/suno/act/timing/") and isinstance(payload, dict):
+            change(payload)
+        return status, payload
+
+    return _rewriting(app, rewrite)

@@ -57,6 +57,29 @@ def _clip_broken() -> dict[str, Any]:
 
 
 A, B = task()["task_id"], "another-task"
+CLIP = {"id": "clip-1", "metadata": {"duration": 60.0}}
+WORDS = [{"word": "la ", "success": True, "start_s": 1.0, "end_s": 2.0, "p_align": 0.9},
+         {"word": "la", "success": True, "start_s": 2.5, "end_s": 3.0, "p_align": 0.9}]
+
+
+def timing(*words: dict[str, Any], waveform: Any = (0.5, 0.25)) -> Callable[[], None]:
+    payload = {"aligned_words": list(words), "waveform_data": list(waveform), "hoot_cer": 0.1,
+               "is_streamed": False}
+    return lambda: checks.check_route_meaning("timing", payload, CLIP)
+
+
+def made(meaning: str, *, history: Any = None, kind: str = "gen", duration: float = 90.0,
+         concat: Any = None) -> Callable[[], None]:
+    """A check of a task kind's result, its clips' metadata as given."""
+    t = task(scenario="music_success", step="complete")
+    for clip in t["data"]:
+        clip["metadata"].update(type=kind, history=history, concat_history=concat,
+                                duration=duration)
+    return lambda: checks.check_route_meaning(meaning, t, CLIP, body={"continue_at": 30})
+
+
+def _another_task_stored() -> None:
+    checks.check_nothing_stored(3, 4, obs(400, {"code": "invalid_request"}))
 
 # (what is wrong, the check that must reject it, the rule it must name)
 BROKEN: list[tuple[str, Callable[[], object], str]] = [
@@ -137,7 +160,67 @@ BROKEN: list[tuple[str, Callable[[], object], str]] = [
                                               "text": ""})), "success-has-results"),
     ("FAILURE without reason", lambda: checks.check_task_state(
         task(scenario="music_failure", step="error", fail_reason="")), "failure-has-reason"),
+    ("timing as a task envelope", lambda: checks.check_route_answer(
+        obs(200, {**OK, "data": None}, path="/suno/act/timing/x"), "timing-response"),
+     "route-schema"),
+    ("timing words as text", lambda: checks.check_route_answer(
+        obs(200, {"aligned_words": "la la", "waveform_data": []}), "timing-response"),
+     "route-schema"),
+    ("concat answer 503", lambda: checks.check_route_answer(
+        obs(503, {"error": {"message": "no channel", "type": "new_api_error"}}),
+        "submit-response"), "route-schema"),
+    ("timing words reversed", timing(WORDS[1], WORDS[0]), "timing-words-in-order"),
+    ("timing word ends before it starts", timing({**WORDS[0], "end_s": 0.5}),
+     "timing-words-in-order"),
+    ("timing past the clip's end", timing(WORDS[0], {**WORDS[1], "end_s": 61.0}),
+     "timing-words-in-order"),
+    ("timing time as text", timing({**WORDS[0], "start_s": "1.0"}), "timing-words-in-order"),
+    ("waveform of text", timing(*WORDS, waveform=("a",)), "timing-words-in-order"),
+    ("extend without history", made("extend"), "result-refers-to-source"),
+    ("extend of another clip", made("extend", history=[{"id": "clip-2"}]),
+     "result-refers-to-source"),
+    ("extend no longer than continue_at", made("extend", history=[{"id": "clip-1"}],
+                                                duration=30.0), "result-refers-to-source"),
+    ("cover typed gen", made("cover", history=[{"id": "clip-1"}]), "result-refers-to-source"),
+    ("concat of another clip", made("concat", kind="concat", concat=[{"id": "clip-2"}]),
+     "result-refers-to-source"),
+    ("upload typed gen", made("upload"), "result-refers-to-source"),
+    ("other key's clip accepted", lambda: checks.check_refused(
+        obs(200, {**OK, "data": "task-1"}), ("invalid_request",)), "route-refuses-bad-input"),
+    ("unknown clip a 500", lambda: checks.check_refused(
+        obs(500, {"error": {"message": "Panic", "type": "new_api_panic"}}),
+        ("invalid_request",)), "route-refuses-bad-input"),
+    ("refused with another code", lambda: checks.check_refused(
+        obs(400, {"code": "task_not_exist", "message": "", "data": None}),
+        ("invalid_request",)), "route-refuses-bad-input"),
+    ("a refused call stored a task", _another_task_stored, "refused-call-stores-nothing"),
+    ("timing routed on new-api", lambda: checks.check_no_route(
+        obs(200, {"aligned_words": []}, path="/suno/act/timing/x")), "route-absent-on-new-api"),
+    ("concat channel on new-api", lambda: checks.check_no_channel(
+        obs(200, {**OK, "data": "t"}), "suno_concat"), "route-absent-on-new-api"),
+    ("task kind kept on new-api", lambda: checks.check_keys_dropped(
+        {"data": [{"metadata": {"type": "cover", "history": [{"id": "c"}]}}]}, "cover"),
+     "route-absent-on-new-api"),
 ]
+
+
+@pytest.mark.parametrize("check", [
+    timing(*WORDS),
+    timing(),  # an instrumental: no words
+    made("extend", history=[{"id": "clip-1"}]),
+    made("cover", kind="cover", history=[{"id": "clip-1", "type": "gen"}]),
+    made("stem", kind="stem", history=[{"id": "clip-1"}], duration=60.0),
+    made("concat", kind="concat", concat=[{"id": "clip-0"}, {"id": "clip-1"}]),
+    made("upload", kind="upload"),
+    lambda: checks.check_refused(obs(400, {"code": "task_not_exist", "message": "",
+                                           "data": None}), ("invalid_request", "task_not_exist")),
+    lambda: checks.check_no_route(obs(200, b"<!doctype html>", ct="text/html; charset=utf-8")),
+    lambda: checks.check_keys_dropped(task(), "extend"),
+    lambda: checks.check_nothing_stored(None, None, obs(400, {})),
+], ids=["timing", "no-words", "extend", "cover", "stem", "concat", "upload", "foreign-origin",
+        "no-route", "dropped", "live-cannot-count"])
+def test_route_answers_that_keep_the_contract_pass(check: Callable[[], object]) -> None:
+    check()
 
 
 @pytest.mark.parametrize(("check", "rule"), [(c, r) for _, c, r in BROKEN],

@@ -147,21 +147,25 @@ def test_an_updated_baseline_accepts_non_breaking_drift(fakes, tmp_path):
 def test_elkapi_against_newapi_2025_reports_notify_hook_missing(fakes, tmp_path):
     result = check(fakes, "newapi-2025", "elkapi", tmp_path)
     assert result.exit_code == 1 and result.status == "breaking"
-    assert summary(result) == {("breaking", "missing-field", "$.data[*].notify_hook", "absent")}
-    finding = result.findings[0]
+    # A new-api gateway also lacks ElkAPI's clip routes: the timing probe finds no route.
+    no_timing = ("breaking", "route-missing", "$", "no route (HTTP 200 text/html; charset=utf-8)")
+    assert summary(result) == {("breaking", "missing-field", "$.data[*].notify_hook", "absent"),
+                               no_timing}
+    finding = next(f for f in result.findings if f.category == "missing-field")
     assert finding.expected == "string"
     assert finding.requests[0].method == "POST" and finding.requests[0].path == "/suno/fetch"
     md = (tmp_path / "report" / "drift-report.md").read_text()
     assert "breaking drift" in md and "`$.data[*].notify_hook`" in md
     xml = (tmp_path / "report" / "drift-report.xml").read_text()
-    assert 'failures="6"' in xml  # the batch and the five single fetches each miss it
+    # the batch and the five single fetches each miss it; the timing probe finds no route
+    assert 'failures="7"' in xml
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_same_profile_on_both_sides_finds_nothing(fakes, tmp_path, profile):
     result = check(fakes, profile, profile, tmp_path)
     assert (result.exit_code, result.status, result.findings) == (0, "ok", [])
-    assert result.report["summary"]["probes"] == 12
+    assert result.report["summary"]["probes"] == 13  # 12 fetches, the timing of one clip
 
 
 def test_no_api_key_in_any_report_log_line_or_recorded_file(fakes, tmp_path):
@@ -212,8 +216,10 @@ def test_output_is_one_structured_line_per_finding_outside_a_terminal(fakes, tmp
                                     rate_limit=None, report_dir=tmp_path), env=ENV, out=out)
     lines = [line for line in out.getvalue().splitlines() if not line.startswith("::")]
     assert lines == [
+        'drift finding severity=breaking category=route-missing path=$ '
+        'observed="no route (HTTP 200 text/html; charset=utf-8)"',
         "drift finding severity=breaking category=missing-field "
         "path=$.data[*].notify_hook observed=absent",
-        f"drift status=breaking exit=1 breaking=1 warning=0 info=0 accepted=0 "
-        f"requests=12 report={result.paths['md']}",
+        f"drift status=breaking exit=1 breaking=2 warning=0 info=0 accepted=0 "
+        f"requests=13 report={result.paths['md']}",
     ]

@@ -53,6 +53,7 @@ from .model import (
     Response,
     Survey,
 )
+from .probes import READ_ONLY_ROUTES
 
 __all__ = [
     "DiffResult",
@@ -374,6 +375,54 @@ def _contract(out: _Out, response: Response, profile: Profile) -> bool:
     return True
 
 
+def _route_missing(response: Response) -> bool:
+    """The gateway has no such route: 404/405, or gin's NoRoute page (200, not JSON)."""
+    return response.status in (404, 405) or (
+        response.status == 200 and response.body is NOT_JSON)
+
+
+def _route_presence(
+    out: _Out, response: Response, baseline: Baseline | None, profile: Profile
+) -> bool:
+    """For an ElkAPI route probe: is the route there as the profile (and the baseline) say?
+    False when there is nothing more to check in its answer."""
+    probe = response.probe
+    if probe.route is None:
+        return True
+    where = Where.of(probe)
+    subject = f"route {probe.route}"
+    seen = f"HTTP {response.status} {response.content_type or '(no type)'}"
+    snippet = response.body if response.body is not NOT_JSON else response.text[:200]
+    missing = _route_missing(response)
+    record = baseline.probes.get(probe.name) if baseline is not None else None
+    if probe.route_served and missing:
+        out.add(where, BREAKING, "route-missing", "route", "$", "the route (HTTP 200 JSON)",
+                f"no route ({seen})", f"{probe.route} is missing: {seen}", snippet,
+                subject=subject, keep_value=False)
+        return False
+    if not missing and (not probe.route_served or (
+            record is not None and record.status and 200 not in record.status)):
+        why = (f"profile {profile.name} has no such route" if not probe.route_served
+               else "earlier runs found no such route")
+        out.add(where, INFO, "route-appeared", "route", "$", "no route", f"the route ({seen})",
+                f"{probe.route} newly appears: {seen} ({why})", snippet, subject=subject,
+                keep_value=False)
+    return probe.route_served and not missing
+
+
+def _unprobed_routes(out: _Out, survey: Survey, profile: Profile) -> None:
+    """Say so when the clip routes the profile serves could not be probed."""
+    served = [r for r in READ_ONLY_ROUTES if profile.surface in r.surfaces]
+    if survey.unchecked_reason is not None or survey.clip_ids or not served:
+        return
+    names = ", ".join(f"{r.method} {r.path}" for r in served)
+    where = Where("routes", "routes", Request("-", "-", "-", "-"))
+    out.add(where, INFO, "routes-unprobed", "route", "$", "a finished MUSIC task",
+            "none among the known ids", f"{names} not probed: no finished MUSIC task among "
+            "the known ids, so no clip to ask about", subject="routes unprobed",
+            keep_value=False)
+
+
 def _known_tasks(out: _Out, response: Response) -> None:
     """A batch returns the caller's asked-for tasks, and nothing else."""
     probe, body = response.probe, response.body
@@ -542,13 +591,15 @@ def diff_survey(
     out = _Out(redactor or Redactor())
     for response in survey.responses:
         probe = response.probe
-        if not _contract(out, response, profile):
+        if not _route_presence(out, response, baseline, profile) or not _contract(
+                out, response, profile):
             continue
         where = Where.of(probe)
         if probe.expect.kind and response.body is not NOT_JSON:
             _schemas(out, where, response.body, probe.expect.kind, profile.name)
         _id_format(out, where, response.body, probe.expect.kind, profile)
         _known_tasks(out, response)
+    _unprobed_routes(out, survey, profile)
     if baseline is not None:
         _shape_diff(out, survey, baseline)
     result = DiffResult()

@@ -72,6 +72,10 @@ class Probe:
     task_prefix: str | None = None  # JSON path of the task(s) in the body: "$.data[*]", "$.data"
     known_ids: tuple[str, ...] = ()
     spends: bool = False
+    # An ElkAPI route (contract_tests.routes): its "METHOD path template", and whether the
+    # profile serves it (False: its appearance is the news).
+    route: str | None = None
+    route_served: bool = True
 
     def request(self) -> Request:
         auth = {"key": "api key", "none": "no key", "wrong": "wrong key"}[self.auth]
@@ -106,6 +110,7 @@ class Survey:
     finished_at: str = ""
     requests_sent: int = 0
     spent_ids: list[str] = field(default_factory=list)
+    clip_ids: list[str] = field(default_factory=list)  # of finished MUSIC tasks: route probes
 
 
 @dataclass

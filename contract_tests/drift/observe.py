@@ -18,9 +18,17 @@ from .._http import Client, TargetUnavailable
 from .._observation import NOT_JSON, parse_json
 from .._redact import Redactor
 from .model import Probe, Response, Survey
-from .probes import build_probes, spend_probes
+from .probes import READ_ONLY_ROUTES, build_probes, route_probes, spend_probes
 
-__all__ = ["ObserveOptions", "Unchecked", "observe", "parse_ids", "utc_now", "wrong_key"]
+__all__ = [
+    "ObserveOptions",
+    "Unchecked",
+    "finished_clip_ids",
+    "observe",
+    "parse_ids",
+    "utc_now",
+    "wrong_key",
+]
 
 
 class Unchecked(Exception):
@@ -194,8 +202,14 @@ def observe(
                     survey.spent_ids.append(data)
             reads = build_probes(profile, options.known_ids, max_single=options.max_single,
                                  seed=seed, extra_ids=survey.spent_ids)
-            total = len(spends) + len(reads)
+            total = len(spends) + len(reads) + len(READ_ONLY_ROUTES)
             for probe in reads:
+                survey.responses.append(runner.send(probe, total))
+            # The clip routes need clip ids, which only the fetched tasks name.
+            survey.clip_ids = finished_clip_ids(survey.responses, options.max_single)
+            routes = route_probes(profile, survey.clip_ids)
+            total = len(spends) + len(reads) + len(routes)
+            for probe in routes:
                 survey.responses.append(runner.send(probe, total))
     except Unchecked as exc:
         survey.unchecked_reason = exc.reason
@@ -203,6 +217,27 @@ def observe(
         survey.requests_sent = client.requests_sent
         survey.finished_at = utc_now()
     return survey
+
+
+def finished_clip_ids(responses: Sequence[Response], limit: int) -> list[str]:
+    """The first clip of each finished MUSIC task the known-id fetches answered (at most
+    ``limit``): clips the clip routes must know."""
+    found: list[str] = []
+    for response in responses:
+        if response.probe.name not in ("fetch-batch-known", "fetch-one-known"):
+            continue
+        body = response.body
+        data = body.get("data") if isinstance(body, dict) else None
+        for task in data if isinstance(data, list) else [data]:
+            if not (isinstance(task, dict) and task.get("status") == "SUCCESS"
+                    and task.get("action") == "MUSIC"):
+                continue
+            clips = task.get("data")
+            clip = clips[0] if isinstance(clips, list) and clips else None
+            clip_id = clip.get("id") if isinstance(clip, dict) else None
+            if isinstance(clip_id, str) and clip_id and clip_id not in found:
+                found.append(clip_id)
+    return found[: max(1, limit)]
 
 
 def parse_ids(text: str) -> tuple[str, ...]:

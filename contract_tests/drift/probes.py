@@ -7,9 +7,18 @@ from collections.abc import Sequence
 
 from mock_server.contract.profiles import Profile
 
+from ..routes import CLIP, ROUTES, path_of
 from .model import Expectation, Probe
 
-__all__ = ["BAD_JSON_BODY", "MAX_BATCH", "build_probes", "id_in_format", "spend_probes"]
+__all__ = [
+    "BAD_JSON_BODY",
+    "MAX_BATCH",
+    "READ_ONLY_ROUTES",
+    "build_probes",
+    "id_in_format",
+    "route_probes",
+    "spend_probes",
+]
 
 MAX_BATCH = 100
 BAD_JSON_BODY = b"x"
@@ -125,6 +134,34 @@ def build_probes(
             json_body={"ids": []}, body_description='{"ids": []}',
         ),
     ]
+    return probes
+
+
+# The ElkAPI rows the drift check may call: they spend nothing and work on a clip.
+READ_ONLY_ROUTES = tuple(r for r in ROUTES if not r.spends and r.needs == CLIP)
+_NO_ROUTE_CT = "text/html; charset=utf-8"  # new-api's NoRoute: its web index page
+
+
+def route_probes(profile: Profile, clip_ids: Sequence[str]) -> list[Probe]:
+    """A GET of each read-only ElkAPI route for each clip (of the known finished MUSIC
+    tasks), in every profile: where the profile lacks the route, its appearance is news."""
+    probes = []
+    for row in READ_ONLY_ROUTES:
+        served = profile.surface in row.surfaces
+        template = f"{row.method} {row.path}"
+        expect = (
+            Expectation(200, "other-json", _SUCCESS_CT, kind=row.schema) if served
+            else Expectation(200, "no-route", _NO_ROUTE_CT)
+        )
+        for i, clip_id in enumerate(clip_ids, 1):
+            described = (f"{row.name} of a known clip" if served else
+                         f"{row.name} of a known clip: not a route of profile {profile.name}")
+            probes.append(
+                Probe(
+                    f"route-{row.name}", f"route-{row.name} #{i}", described, row.method,
+                    path_of(row, clip_id), "key", expect, route=template, route_served=served,
+                )
+            )
     return probes
 
 

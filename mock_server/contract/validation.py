@@ -40,6 +40,8 @@ KINDS: dict[str, str] = {
     "lyrics": "lyrics.schema.json",
     "task-error": "task-error.schema.json",
     "gateway-error": "gateway-error.schema.json",
+    # ElkAPI's clip actions (reference section 10): raw Suno answers, no envelope.
+    "timing-response": "timing-response.schema.json",
     "scenario": "scenario.schema.json",
     "profile": "profile.schema.json",
     "fault": "fault.schema.json",
