@@ -262,3 +262,31 @@ def test_a_bad_drop_is_a_fixture_error(tmp_path, step, why):
     (tmp_path / "s.json").write_text(json.dumps(_scenario(step)))
     with pytest.raises(FixtureError, match=why):
         create_app(Config(clock="manual", poll_interval=0, fixtures=(str(tmp_path),)))
+
+
+def test_a_task_the_format_cannot_hold_is_named_in_one_line_and_left_out(tmp_path):
+    from mock_server.service.recording import Recorder
+
+    lines: list[str] = []
+    now = [100.0]
+    recorder = Recorder(tmp_path, lambda: now[0], source="a test", log=lines.append)
+    good = {"task_id": "0b6a3c1e-5d2f-4a8b-9c7d-1e2f3a4b5c6d", "action": "LYRICS",
+            "status": "NOT_START", "progress": "0%", "fail_reason": "", "data": None}
+    odd = {**good, "task_id": "1b6a3c1e-5d2f-4a8b-9c7d-1e2f3a4b5c6d", "status": "PAUSED"}
+    recorder.fetched(KEY, {"code": "success", "message": "", "data": [good, odd]})
+    recorder.fetched(KEY, {"code": "success", "message": "", "data": [good, odd]})
+    now[0] += 12.5
+    done = {**good, "status": "SUCCESS", "progress": "100%",
+            "data": {"id": "x", "text": f"by {KEY}", "title": "T", "status": "complete"}}
+    recorder.fetched(KEY, {"code": "success", "message": "", "data": [done]})
+    recorder.fetched(KEY, {"code": "success", "message": "", "data": [{**done, "status": "FAILURE",
+                                                                       "fail_reason": "late"}]})
+    assert lines == [f"suno-mock record: task {odd['task_id']} not recorded: status 'PAUSED' "
+                     "is not one the scenario format knows"]
+    seed = json.loads((tmp_path / "seed.json").read_text())["tasks"]
+    assert [t["task_id"] for t in seed] == [good["task_id"]]
+    scenario = json.loads((tmp_path / f"{seed[0]['scenario']}.json").read_text())
+    # Seen again unchanged: no step; after a terminal state: nothing (terminal states stick).
+    assert [(s["status"], s.get("after_seconds", 0)) for s in scenario["steps"]] == [
+        ("NOT_START", 0), ("SUCCESS", 12.5)]
+    assert scenario["steps"][1]["lyrics"]["text"] == "by [redacted]"

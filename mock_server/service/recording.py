@@ -369,7 +369,8 @@ class Recorder:
 
     def submitted(self, key: str, action: str, request: Any, answer: Any) -> None:
         """A submit the gateway took: ``answer`` is its JSON body (data: the task id)."""
-        if not (isinstance(answer, dict) and isinstance(answer.get("data"), str)):
+        if not (isinstance(answer, dict) and answer.get("code") == "success"
+                and isinstance(answer.get("data"), str)):
             return
         redactor = Redactor([key])
         task_id = answer["data"]
