@@ -290,3 +290,15 @@ def test_a_task_the_format_cannot_hold_is_named_in_one_line_and_left_out(tmp_pat
     assert [(s["status"], s.get("after_seconds", 0)) for s in scenario["steps"]] == [
         ("NOT_START", 0), ("SUCCESS", 12.5)]
     assert scenario["steps"][1]["lyrics"]["text"] == "by [redacted]"
+
+
+def test_a_task_made_for_a_key_digest_is_that_keys(tmp_path):
+    client = create_app(Config(clock="manual", poll_interval=0)).test_client()
+    made = client.post("/__mock/tasks", json={"owner": owner_of(KEY), "step": "complete"})
+    assert made.status_code == 201 and made.json["owner"] == owner_of(KEY)
+    task_id = made.json["task_id"]
+    assert client.get(f"/suno/fetch/{task_id}", headers=AUTH).json["data"]["status"] == "SUCCESS"
+    both = client.post("/__mock/tasks", json={"owner": owner_of(KEY), "api_key": KEY})
+    assert both.status_code == 400 and "not both" in both.json["message"]
+    bad = client.post("/__mock/tasks", json={"owner": KEY})
+    assert bad.status_code == 400 and KEY not in bad.json["message"]

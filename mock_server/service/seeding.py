@@ -118,7 +118,8 @@ def new_task(service: _Service, body: Mapping[str, Any]) -> NewTask:
         raise InvalidInput("give 'api_key' or 'owner', not both")
     if digest is not None:
         if not (isinstance(digest, str) and _OWNER.fullmatch(digest)):
-            raise InvalidInput(f"'owner' {digest!r} is not a key digest (o_ and 24 hex digits)")
+            # Not echoed: a key pasted here by mistake must not come back in an answer or log.
+            raise InvalidInput("'owner' is not a key digest (o_ and 24 hex digits)")
         owner = digest
     elif isinstance(key, str) and key:
         owner = owner_of(key)
