@@ -179,6 +179,29 @@ def _parser() -> argparse.ArgumentParser:
         "and its connection closed",
     )
 
+    serve.add_argument(
+        "--proxy-to",
+        default=_env("PROXY_TO") or None,
+        metavar="URL",
+        help="forward every /suno/ request to this live gateway (its base URL) with the app's "
+        "own Authorization header, and answer with what it answers",
+    )
+    serve.add_argument(
+        "--record",
+        type=Path,
+        default=Path(_env("RECORD")) if _env("RECORD") else None,
+        metavar="DIR",
+        help="with --proxy-to: write the tasks seen as scenario files plus DIR/seed.json, "
+        "redacted; replay with --fixtures DIR --seed DIR/seed.json (one worker)",
+    )
+    serve.add_argument(
+        "--proxy-timeout",
+        type=float,
+        default=float(_env("PROXY_TIMEOUT", "60")),
+        metavar="SECONDS",
+        help="how long to wait for the gateway before answering 504 (default 60)",
+    )
+
     validate = sub.add_parser(
         "validate", help="check fixture files against schemas/ without serving"
     )
@@ -233,6 +256,13 @@ def _store_url(args: argparse.Namespace) -> tuple[str, str | None]:
     return args.store, None
 
 
+def _proxying(config: Config) -> str:
+    if config.proxy_to is None:
+        return ""
+    record = f", recording into {config.record}" if config.record else ""
+    return f"; /suno/ proxied to {config.proxy_to}{record}"
+
+
 def _serve(args: argparse.Namespace) -> int:
     from mock_server.errors import StoreUnavailable
     from mock_server.server import serve
@@ -252,6 +282,9 @@ def _serve(args: argparse.Namespace) -> int:
             "admin API to every client: set a secret, or unset it for loopback-only access",
             file=sys.stderr,
         )
+        return 2
+    if args.record is not None and args.workers > 1:
+        print("suno-mock: --record writes from one process: use --workers 1", file=sys.stderr)
         return 2
     tmp: str | None = None
     try:
@@ -273,6 +306,9 @@ def _serve(args: argparse.Namespace) -> int:
             retention=args.retention,
             max_namespaces=args.max_namespaces,
             max_tasks=args.max_tasks,
+            proxy_to=args.proxy_to,
+            record=None if args.record is None else str(args.record),
+            proxy_timeout=args.proxy_timeout,
         )
         workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
         tls = None
@@ -290,7 +326,8 @@ def _serve(args: argparse.Namespace) -> int:
             body_timeout=args.body_timeout,
             tls=tls,
             announce=lambda line: print(
-                f"{line} ({workers}, store {redacted(store)})", file=sys.stderr, flush=True
+                f"{line} ({workers}, store {redacted(store)}){_proxying(config)}",
+                file=sys.stderr, flush=True,
             ),
         )
     except (FixtureError, ValueError, StoreUnavailable) as exc:

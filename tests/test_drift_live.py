@@ -182,7 +182,8 @@ def test_no_api_key_in_any_report_log_line_or_recorded_file(fakes, tmp_path):
     assert {p.name for p in written} >= {"drift-report.md", "drift-report.json",
                                          "drift-report.xml", "drift-report.html",
                                          "baseline.json"}
-    assert len(list((tmp_path / "recorded").glob("*.json"))) == len(SEEDS)
+    assert len(list((tmp_path / "recorded").glob("recorded-*.json"))) == len(SEEDS)
+    assert (tmp_path / "recorded" / "seed.json").is_file()  # the replay's task list
     for text in [run.stdout, run.stderr, *(p.read_text() for p in written)]:
         assert "DRIFTSECRET" not in text
 

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 import httpx
 
 from mock_server.contract.profiles import Profile, load_profile, profile_names
+from mock_server.core.identity import owner_of
 from mock_server.errors import FixtureError
 
 from .._progress import Progress
@@ -195,7 +196,8 @@ def run_drift(
         if options.record is not None:
             outcome.recorded_dir = str(options.record)
             outcome.recorded, outcome.record_skipped = record(
-                survey, options.record, redactor, when=survey.finished_at[:10]
+                survey, options.record, redactor, when=survey.finished_at[:10],
+                owner=owner_of(key),
             )
         if options.update_baseline and options.baseline is not None:
             accepted = build_baseline(

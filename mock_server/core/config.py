@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from mock_server.core.actions import ACTIONS
 from mock_server.errors import ConfigError
 
-__all__ = ["Config"]
+__all__ = ["Config", "check_base_url"]
+
+
+def check_base_url(url: str) -> str:
+    """``url`` without a trailing slash, or ConfigError: http(s), a host, no credentials,
+    query or fragment (the key comes from each request, never from the command line)."""
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:  # never echo them
+        raise ConfigError("--proxy-to must not hold credentials: the app's own key is forwarded")
+    try:
+        parts.port  # noqa: B018 (it raises for a port that is not a number in range)
+    except ValueError:
+        raise ConfigError(f"--proxy-to has a bad port: {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--proxy-to must be an http:// or https:// URL with a host, not {url!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"--proxy-to must not have a query or fragment: {url!r}")
+    return url.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -42,6 +60,11 @@ class Config:
     retention: float = 7 * 24 * 3600.0  # seconds a namespace or task is kept unused
     max_namespaces: int = 1000
     max_tasks: int = 200_000
+    # --proxy-to: /suno/ requests go to this live gateway with the app's own key; --record:
+    # what it answers is written here as scenarios plus seed.json (record-and-replay.md).
+    proxy_to: str | None = None
+    record: str | None = None
+    proxy_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         if self.clock not in ("wall", "manual"):
@@ -63,6 +86,13 @@ class Config:
                 "the admin token is empty, which would open the admin API to every client: "
                 "set a secret, or leave it unset for loopback-only access"
             )
+        if self.proxy_to is not None:
+            check_base_url(self.proxy_to)
+        if self.record is not None and self.proxy_to is None:
+            raise ConfigError("recording needs a gateway to record: set proxy_to (--proxy-to)")
+        if not 0 < self.proxy_timeout <= 3600:
+            raise ConfigError(
+                f"proxy timeout must be > 0 and <= 3600 s, not {self.proxy_timeout!r}")
         for name in ("retention", "max_namespaces", "max_tasks"):
             value = getattr(self, name)
             if value < 0:

@@ -243,8 +243,19 @@ def _clips(
         _merge(clip, _fill(step.clip, values))
         if i < len(step.clips):
             _merge(clip, _fill(step.clips[i], values))
+        for path in step.drop:
+            _drop(clip, path)
         out.append(mysql_order(clip))
     return out
+
+
+def _drop(obj: dict[str, Any], path: tuple[str, ...]) -> None:
+    for key in path[:-1]:
+        inner = obj.get(key)
+        if not isinstance(inner, dict):
+            return
+        obj = inner
+    obj.pop(path[-1], None)
 
 
 def _lyrics(record: TaskRecord, step: Step, inputs: dict[str, Any]) -> Any:
@@ -300,7 +311,7 @@ def render_task(
     )
     if step.data == "clips":
         data: Any = _clips(record, scenario, step, inputs, profile.clip_extra)
-        if local_media:
+        if local_media and not scenario.keep_media_urls:
             for clip in data:
                 for key in _MEDIA_KEYS:
                     if isinstance(clip.get(key), str):

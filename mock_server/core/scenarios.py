@@ -13,9 +13,10 @@ from mock_server.contract.resources import fixtures_dir
 from mock_server.core.actions import ACTIONS
 from mock_server.errors import FixtureError, ScenarioNotFound, UnknownStep
 
-__all__ = ["TERMINAL", "Scenario", "ScenarioBook", "Step", "scenario_from_dict"]
+__all__ = ["SEED_FILE", "TERMINAL", "Scenario", "ScenarioBook", "Step", "scenario_from_dict"]
 
 TERMINAL = frozenset({"SUCCESS", "FAILURE"})
+SEED_FILE = "seed.json"  # in a directory of scenarios: the seed file, not a scenario
 PLACEHOLDERS = frozenset(
     {
         "id",
@@ -45,6 +46,9 @@ class Step:
     clip: Mapping[str, Any]
     clips: tuple[Mapping[str, Any], ...]
     lyrics: Mapping[str, Any]
+    # Clip keys (dotted paths) removed after the overrides: a recorded clip is served without
+    # the keys of the fake's own clip shape that the live clip did not have.
+    drop: tuple[tuple[str, ...], ...] = ()
 
     @property
     def terminal(self) -> bool:
@@ -59,6 +63,9 @@ class Scenario:
     template: Mapping[str, Any]
     steps: tuple[Step, ...]
     source: str
+    # A recorded scenario's URLs are the live gateway's: served as written under any
+    # --media-urls (docs/how-to/record-and-replay.md says why).
+    keep_media_urls: bool = False
 
     def step_index(self, name_or_index: str | int) -> int:
         if isinstance(name_or_index, int) and not isinstance(name_or_index, bool):
@@ -138,6 +145,8 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<inline>") -> S
         for key in ("clip", "clips", "lyrics", "fail_reason"):
             for path, problem in _template_problems(s.get(key), f"{where}.{key}"):
                 raise fail(path, problem)
+        if s.get("drop") and data != "clips":
+            raise fail(f"{where}.drop", "drop removes clip keys: the step must have clip data")
         if s["status"] == "FAILURE" and not s.get("fail_reason"):
             raise fail(where, "a FAILURE step needs a fail_reason")
         seen.add(s["name"])
@@ -154,6 +163,7 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<inline>") -> S
                 clip=s.get("clip", {}),
                 clips=tuple(s.get("clips", ())),
                 lyrics=s.get("lyrics", {}),
+                drop=tuple(tuple(path.split(".")) for path in s.get("drop", ())),
             )
         )
     lyrics_text = raw.get("template", {}).get("lyrics_text")
@@ -166,6 +176,7 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<inline>") -> S
         template=raw.get("template", {}),
         steps=tuple(steps),
         source=source,
+        keep_media_urls=bool(raw.get("keep_media_urls", False)),
     )
 
 
@@ -182,6 +193,8 @@ class ScenarioBook:
             if not Path(directory).is_dir():
                 raise FixtureError(f"{directory}: not a directory of scenario files")
             for path in sorted(Path(directory).glob("*.json")):
+                if path.name == SEED_FILE:  # a recording's seed sits beside its scenarios
+                    continue
                 scenario = load_scenario_file(path)
                 self._by_name[scenario.name] = scenario
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,7 @@ class NewTask:
     task_id: str | None
 
 
+_OWNER = re.compile(r"o_[0-9a-f]{24}")  # core.identity.owner_of's digest
 _DEFAULT_ACTION = "MUSIC"  # a task created with neither scenario nor action is a song
 
 def _seconds(body: Mapping[str, Any], key: str) -> float:
@@ -111,9 +113,18 @@ def new_task(service: _Service, body: Mapping[str, Any]) -> NewTask:
     A field that is null is as if it were absent.
     """
     body = {k: v for k, v in body.items() if v is not None}
-    key = body.get("api_key")
-    if not isinstance(key, str) or not key:
-        raise InvalidInput("'api_key' (the owner's key) is required")
+    key, digest = body.get("api_key"), body.get("owner")
+    if key is not None and digest is not None:
+        raise InvalidInput("give 'api_key' or 'owner', not both")
+    if digest is not None:
+        if not (isinstance(digest, str) and _OWNER.fullmatch(digest)):
+            # Not echoed: a key pasted here by mistake must not come back in an answer or log.
+            raise InvalidInput("'owner' is not a key digest (o_ and 24 hex digits)")
+        owner = digest
+    elif isinstance(key, str) and key:
+        owner = owner_of(key)
+    else:
+        raise InvalidInput("'api_key' (the owner's key) or 'owner' (its digest) is required")
     task_id = _task_id(service, body["task_id"]) if "task_id" in body else None
     request = body.get("request", {})
     if not isinstance(request, dict):
@@ -134,7 +145,7 @@ def new_task(service: _Service, body: Mapping[str, Any]) -> NewTask:
             raise InvalidInput("'step' must be a step name or index")
         scenario.step_index(step)  # UnknownStep, listing the scenario's steps
     return NewTask(
-        owner=owner_of(key),
+        owner=owner,
         scenario=scenario,
         inline=raw if isinstance(raw, dict) else None,
         request=request,

@@ -167,4 +167,8 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     app.register_blueprint(openapi_blueprint(service, create_app))  # GET /openapi.json
     app.register_blueprint(media_blueprint(service))  # the files clip URLs name
     install_hot_path(app, service, config, stands_for)
+    if config.proxy_to is not None:  # in front of the fast path: /suno/ goes to the gateway
+        from mock_server.web.proxy import install_proxy
+
+        install_proxy(app, service, config)
     return app
