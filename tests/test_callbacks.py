@@ -389,3 +389,25 @@ def test_two_workers_sharing_sqlite_post_each_task_once(tmp_path):
             "SELECT value FROM counters WHERE key LIKE 'callback:%'")]
     assert len(claims) == len(ids) and min(claims) >= 1
     print(f"claims per task (2: both workers tried): {sorted(claims)}")
+
+
+def test_a_callback_due_while_the_fake_was_down_goes_after_its_restart(tmp_path):
+    """SQLite keeps the task (and the clock, which runs on while the fake is down); the restarted
+    fake's workers look for hooks not sent yet."""
+    receiver = Receiver()
+    store = f"sqlite://{tmp_path / 'fake.db'}"
+    try:
+        with running_fake("--store", store, "--speed", "30", timeout=60) as base:
+            r = httpx.post(f"{base}/suno/submit/music", timeout=10,
+                           headers={"Authorization": "Bearer sk-restart"},
+                           json={"prompt": "x", "notify_hook": receiver.url})
+            task_id = r.json()["data"]
+        assert receiver.posts == []  # stopped within the task's 5 real seconds
+        with running_fake("--store", store, "--speed", "30", "--workers", "2",
+                          timeout=60) as base:
+            assert receiver.wait(1, timeout=30)
+            listed = httpx.get(f"{base}/__mock/callbacks", timeout=10).json()
+    finally:
+        receiver.close()
+    assert [json.loads(p["body"])["task_id"] for p in receiver.posts] == [task_id]
+    assert [(c["task_id"], c["outcome"]) for c in listed] == [(task_id, "delivered")]

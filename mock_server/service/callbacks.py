@@ -61,6 +61,7 @@ class _Tracked:
     """A task with a hook that has not ended yet (as far as this worker knows)."""
 
     wake: float = 0.0  # time.monotonic() at which to look again (inf: when told to)
+    polls_matter: bool = True  # whether a poll may end it (else only its clock or a pin can)
 
 
 @dataclass(frozen=True)
@@ -107,18 +108,29 @@ class Deliverer:
         self.attempts_logged = 0  # by this process: ``wait_logged`` waits for it to grow
 
     # what the service tells it (request threads: cheap, never blocking on the network) -----
-    def track(self, ns: str, record: TaskRecord) -> None:
-        """``record`` has a hook and was submitted, polled or pinned: look at it."""
+    def track(self, ns: str, record: TaskRecord, *, changed: bool = False) -> None:
+        """``record`` has a hook and was polled, or (``changed``) submitted or pinned: look at
+        it, unless only its clock can end it now (the clock's moves are ``moved``)."""
         key = (ns, record.task_id)
         if self._done.get(key):
             return
         with self._cond:
             tracked = self._tracked.get(key)
-            if tracked is not None and tracked.wake != _NEVER:
-                return  # its end is on the clock already; a poll changes nothing
+            if tracked is not None and not changed and (
+                tracked.wake != _NEVER or not tracked.polls_matter
+            ):
+                return  # a poll changes nothing: the request thread is done here
             self._tracked.setdefault(key, _Tracked())
             self._look.add(key)
             self._kick()
+
+    def resume(self) -> None:
+        """After a (re)start on a store that outlives the process: track the default
+        namespace's tasks with a hook that were not sent (others: once touched, ``moved``)."""
+        if self._shared:
+            with self._cond:
+                self._scan.add("")
+                self._kick()
 
     def moved(self, ns: str) -> None:
         """``ns``'s clock moved (advance, set, speed) or a reset: look again at its tasks."""
@@ -258,6 +270,7 @@ class Deliverer:
             tracked = self._tracked.get((ns, task_id))
             if tracked is not None:
                 tracked.wake = wake
+                tracked.polls_matter = after is None and record.forced_step is None
 
     def _payload(self, record: TaskRecord, ns: str, now: float) -> bytes:
         """The task as a fetch by its owner shows it at ``now`` (Go-style JSON)."""

@@ -98,13 +98,13 @@ class MockService:
         if self.callbacks is not None:
             self.callbacks.moved(ns)
 
-    def _track(self, ns: str, records: Iterable[TaskRecord]) -> None:
-        """Polled or pinned tasks with a hook may have ended (callbacks)."""
+    def _track(self, ns: str, records: Iterable[TaskRecord], changed: bool = False) -> None:
+        """Polled (or, ``changed``, submitted or pinned) tasks with a hook may have ended."""
         callbacks = self.callbacks
         if callbacks is not None:
             for record in records:
                 if record.request.get(HOOK_FIELD):
-                    callbacks.track(ns, record)
+                    callbacks.track(ns, record, changed=changed)
 
     def set_speed(self, speed: float, ns: str = "") -> float:
         """Run the clock at ``speed`` from where it is; 0 pauses it (time then moves only when
@@ -179,7 +179,7 @@ class MockService:
         )
         self.store.add(ns, record, journal=journal, token=token)
         if kept.get(HOOK_FIELD):
-            self._track(ns, [record])
+            self._track(ns, [record], changed=True)
         return task_id
 
     def state(
@@ -360,5 +360,5 @@ class MockService:
         index = None if step is None else self.scenario_for(record).step_index(step)
         updated = self.store.force_step(ns, task_id, index)
         assert updated is not None
-        self._track(ns, [updated])
+        self._track(ns, [updated], changed=True)
         return updated
