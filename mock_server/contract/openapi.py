@@ -637,7 +637,7 @@ def _admin_paths() -> dict[str, Any]:
             operation_id="adminScenarios",
         )},
         "/__mock/journal": {"get": _admin_op(
-            "The requests under /suno/ seen in the namespace, oldest first",
+            "The requests under /suno/ seen in the namespace, and the callbacks sent, oldest first",
             {"200": _admin_response("Journal.", "AdminJournal")},
             operation_id="adminJournal",
         )},
