@@ -265,6 +265,8 @@ class SunoMock:
     def close(self) -> None:
         """Stop the loopback server, if started, and close the clients."""
         self.service.faults.release()  # end any response a hang fault is holding open
+        if self.service.callbacks is not None:
+            self.service.callbacks.close()
         with self._lock:
             if self._server is not None:
                 self._server.shutdown()

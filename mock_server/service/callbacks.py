@@ -24,22 +24,23 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 
 from mock_server.core.cache import BoundedCache
+from mock_server.core.config import Config
 from mock_server.core.hooks import HOOK_FIELD, backoff, redacted_url, refusal
-from mock_server.core.lifecycle import poll_phase, shown_after, terminal_after
+from mock_server.core.lifecycle import TaskState, poll_phase, shown_after, terminal_after
 from mock_server.core.media_urls import PLACEHOLDER, media_origin
 from mock_server.core.record import TaskRecord
+from mock_server.core.scenarios import Scenario
 from mock_server.errors import StoreUnavailable
+from mock_server.service.rendered import StateTable
+from mock_server.stores.base import Store
 from mock_server.stores.urls import is_shared
 from mock_server.version import version
 from mock_server.wire import gojson
-
-if TYPE_CHECKING:
-    from mock_server.service.mock_service import MockService
 
 __all__ = ["ORIGIN_FIELD", "Deliverer", "callback_entries"]
 
@@ -52,8 +53,31 @@ _FALLBACK_ORIGIN = "http://localhost"
 _CLAIM = "callback:"  # fault_counter key prefix of a task's delivery claim
 _MAX_SENDING = 8  # attempts in flight at once per worker; more wait for a slot
 _ERROR_CHARS = 300
+_STORE_RETRY = 1.0  # seconds before looking again at a task the store could not claim
 _NEVER = math.inf
 _PLACEHOLDER = PLACEHOLDER.encode()
+
+
+class _Service(Protocol):
+    """What the deliverer needs of MockService (which imports it: no import circle)."""
+
+    config: Config
+    store: Store
+    states: StateTable
+
+    def scenario_for(self, record: TaskRecord) -> Scenario: ...
+
+    def state(
+        self,
+        record: TaskRecord,
+        ns: str = "",
+        scenario: Scenario | None = None,
+        now: float | None = None,
+    ) -> TaskState: ...
+
+    def render(
+        self, record: TaskRecord, ns: str = "", faults: Any = None, now: float | None = None
+    ) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -82,7 +106,7 @@ def callback_entries(journal: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class Deliverer:
     """Sends each tracked task to its notify_hook once it has ended (see the module doc)."""
 
-    def __init__(self, service: MockService) -> None:
+    def __init__(self, service: _Service) -> None:
         config = service.config
         self._service = service
         self.mode = config.callbacks
@@ -97,6 +121,7 @@ class Deliverer:
         self._look: set[tuple[str, str]] = set()  # look at these now
         self._scan: set[str] = set()  # namespaces to search for tasks to track
         self._retries: list[tuple[float, int, _Job]] = []  # heap by time.monotonic()
+        self._shown: list[tuple[str, TaskRecord, dict[str, Any]]] = []  # ``shown``, to send
         self._done: BoundedCache[tuple[str, str], bool] = BoundedCache(65536)
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
@@ -149,7 +174,15 @@ class Deliverer:
             return
         with self._cond:
             self._tracked.pop((ns, record.task_id), None)
-        self._claim_and_send(ns, record, self._media(record, ns, gojson.dumpb(dict(task))))
+            self._shown.append((ns, record, task))
+            self._kick()
+
+    def close(self) -> None:
+        """Let go of the HTTP client (attempts still running fail, and say so)."""
+        with self._cond:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     # the scheduler thread ------------------------------------------------------------------
     def _kick(self) -> None:
@@ -171,7 +204,10 @@ class Deliverer:
                     return
                 self._busy += 1
             try:
-                scan, look, jobs = work
+                scan, look, jobs, shown = work
+                for ns, record, task in shown:
+                    body = self._media(record, ns, gojson.dumpb(task))
+                    self._guard(self._claim_and_send, ns, record, body)
                 for ns in scan:
                     self._guard(self._search, ns)
                 for key in look:
@@ -195,13 +231,15 @@ class Deliverer:
         is in flight (retries and ends still to come may remain); False on timeout."""
         with self._cond:
             return self._cond.wait_for(
-                lambda: not (self._scan or self._look or self._busy)
+                lambda: not (self._scan or self._look or self._shown or self._busy)
                 and not any(t.wake <= time.monotonic() for t in self._tracked.values())
                 and not (self._retries and self._retries[0][0] <= time.monotonic()),
                 timeout,
             )
 
-    def _next_work(self) -> tuple[set[str], set[tuple[str, str]], list[_Job]] | None:
+    def _next_work(
+        self,
+    ) -> tuple[set[str], set[tuple[str, str]], list[_Job], list[Any]] | None:
         """What is due now, waiting (lock held) until something is; None: nothing will be."""
         while True:
             now = time.monotonic()
@@ -211,13 +249,13 @@ class Deliverer:
             jobs = []
             while self._retries and self._retries[0][0] <= now:
                 jobs.append(heapq.heappop(self._retries)[2])
-            if self._scan or self._look or jobs:
-                scan, look = self._scan, self._look
-                self._scan, self._look = set(), set()
+            if self._scan or self._look or jobs or self._shown:
+                scan, look, shown = self._scan, self._look, self._shown
+                self._scan, self._look, self._shown = set(), set(), []
                 for key in look:
                     if key in self._tracked:
                         self._tracked[key].wake = _NEVER  # until _look_at says when
-                return scan, look, jobs
+                return scan, look, jobs, shown
             wake = min((t.wake for t in self._tracked.values()), default=_NEVER)
             if self._retries:
                 wake = min(wake, self._retries[0][0])
@@ -287,8 +325,14 @@ class Deliverer:
 
     def _claim_and_send(self, ns: str, record: TaskRecord, body: bytes) -> None:
         key = (ns, record.task_id)
+        try:
+            claimed = self._service.store.fault_counter(ns, _CLAIM + record.task_id) == 1
+        except StoreUnavailable:
+            with self._cond:  # not claimed by anyone yet, as far as we know: look again soon
+                self._tracked[key] = _Tracked(wake=time.monotonic() + _STORE_RETRY)
+            raise
         self._done.put(key, True)
-        if self._service.store.fault_counter(ns, _CLAIM + record.task_id) != 1:
+        if not claimed:
             return  # another worker (or an earlier life of this one) has it
         url = str(record.request[HOOK_FIELD])
         refused = refusal(url, self.mode)
