@@ -5,6 +5,7 @@ Every receiver here is a small HTTP server on 127.0.0.1; waits on it are bounded
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -15,11 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contract_tests.mock import SunoMock
-from mock_server import Config, create_app
+from mock_server import Config, ScenarioBook, create_app
 from mock_server.core.hooks import backoff, hook_problem, redacted_url, refusal
-from mock_server.core.lifecycle import gateway_elapsed, poll_phase, shown_after
+from mock_server.core.lifecycle import gateway_elapsed, poll_phase, shown_after, terminal_after
+from tests._servers import redis_server
 from tests.conftest import running_fake
 
 
@@ -357,38 +361,42 @@ def test_callbacks_are_namespaced(receiver):
         assert [(c["task_id"], c["outcome"]) for c in other] == [(task_id, "delivered")]
 
 
-def test_two_workers_sharing_sqlite_post_each_task_once(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_two_workers_sharing_a_store_post_each_task_once(backend, tmp_path):
     """`serve --workers 2`: both workers poll every task (so both track it) and both see it end
     on a running clock; the store's claim lets exactly one send it."""
-    receiver = Receiver()
-    db = tmp_path / "fake.db"
-    try:
-        with running_fake("--workers", "2", "--store", f"sqlite://{db}", "--speed", "100",
-                          timeout=60) as base:
-            headers = {"Authorization": "Bearer sk-two"}
-            ids = []
-            with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
-                for _ in range(6):
-                    r = http.post("/suno/submit/music",
-                                  json={"prompt": "x", "notify_hook": receiver.url})
-                    ids.append(r.json()["data"])
-                for _ in range(8):  # fresh connections: granian spreads them over workers
-                    for task_id in ids:
-                        httpx.get(f"{base}/suno/fetch/{task_id}", headers=headers, timeout=10)
-            assert receiver.wait(len(ids), timeout=30)  # 150 s at 100x: 1.5 s
-            # Give a losing worker time to (wrongly) send a second copy: it would by now.
-            time.sleep(1.0)
-            listed = httpx.get(f"{base}/__mock/callbacks", timeout=10).json()
-    finally:
-        receiver.close()
-    sent = sorted(json.loads(p["body"])["task_id"] for p in receiver.posts)
+    with contextlib.ExitStack() as stack:
+        if backend == "redis":
+            store = stack.enter_context(redis_server()).url(prefix="hooks")
+        else:
+            store = f"sqlite://{tmp_path / 'fake.db'}"
+        receiver = Receiver()
+        stack.callback(receiver.close)
+        base = stack.enter_context(running_fake("--workers", "2", "--store", store,
+                                                "--speed", "100", timeout=60))
+        headers = {"Authorization": "Bearer sk-two"}
+        ids = []
+        with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
+            for _ in range(6):
+                r = http.post("/suno/submit/music",
+                              json={"prompt": "x", "notify_hook": receiver.url})
+                ids.append(r.json()["data"])
+        for _ in range(8):  # fresh connections: granian spreads them over its workers
+            for task_id in ids:
+                httpx.get(f"{base}/suno/fetch/{task_id}", headers=headers, timeout=10)
+        assert receiver.wait(len(ids), timeout=30)  # 150 s at 100x: 1.5 s
+        # Give a losing worker time to (wrongly) send a second copy: it would by now.
+        time.sleep(1.0)
+        listed = httpx.get(f"{base}/__mock/callbacks", timeout=10).json()
+        sent = sorted(json.loads(p["body"])["task_id"] for p in receiver.posts)
     assert sent == sorted(ids)
     assert sorted(c["task_id"] for c in listed if c["outcome"] == "delivered") == sorted(ids)
-    with sqlite3.connect(db) as conn:
-        claims = [row[0] for row in conn.execute(
-            "SELECT value FROM counters WHERE key LIKE 'callback:%'")]
-    assert len(claims) == len(ids) and min(claims) >= 1
-    print(f"claims per task (2: both workers tried): {sorted(claims)}")
+    if backend == "sqlite":
+        with sqlite3.connect(tmp_path / "fake.db") as conn:
+            claims = [row[0] for row in conn.execute(
+                "SELECT value FROM counters WHERE key LIKE 'callback:%'")]
+        assert len(claims) == len(ids) and min(claims) >= 1
+        print(f"claims per task (2: both workers tried): {sorted(claims)}")
 
 
 def test_a_callback_due_while_the_fake_was_down_goes_after_its_restart(tmp_path):
@@ -411,3 +419,23 @@ def test_a_callback_due_while_the_fake_was_down_goes_after_its_restart(tmp_path)
         receiver.close()
     assert [json.loads(p["body"])["task_id"] for p in receiver.posts] == [task_id]
     assert [(c["task_id"], c["outcome"]) for c in listed] == [(task_id, "delivered")]
+
+
+@given(threshold=st.floats(0, 5000), interval=st.floats(1, 60), phase_share=st.floats(0, 0.999))
+def test_shown_after_is_the_first_poller_run_that_shows_the_end(threshold, interval, phase_share):
+    phase = interval * phase_share
+    at = shown_after(threshold, interval, phase)
+    seen = gateway_elapsed(at + 1e-6, interval, phase)  # a hair after: floats round either way
+    assert seen is not None and seen >= threshold - 1e-6
+    before = gateway_elapsed(at - 1e-3 * interval, interval, phase)
+    assert before is None or before < threshold
+
+
+def test_terminal_after_follows_time_polls_and_pins():
+    book = ScenarioBook(())
+    music, lyrics = book.get("music_success"), book.get("lyrics_success")
+    assert terminal_after(music, polls=0) == 150
+    assert terminal_after(lyrics, polls=0) is None  # it needs a poll, whatever the time
+    assert terminal_after(lyrics, polls=1) == lyrics.steps[-1].after_seconds
+    assert terminal_after(music, polls=0, forced=music.step_index("complete")) == 0
+    assert terminal_after(music, polls=0, forced=music.step_index("streaming")) is None
