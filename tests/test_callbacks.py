@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contract_tests.mock import SunoMock
+from contract_tests.mock import MockAdminError, SunoMock
 from mock_server import Config, ScenarioBook, create_app
 from mock_server.core.hooks import backoff, hook_problem, redacted_url, refusal
 from mock_server.core.lifecycle import gateway_elapsed, poll_phase, shown_after, terminal_after
@@ -439,3 +439,10 @@ def test_terminal_after_follows_time_polls_and_pins():
     assert terminal_after(lyrics, polls=1) == lyrics.steps[-1].after_seconds
     assert terminal_after(music, polls=0, forced=music.step_index("complete")) == 0
     assert terminal_after(music, polls=0, forced=music.step_index("streaming")) is None
+
+
+def test_an_admin_task_with_a_hook_that_is_not_a_url_is_refused():
+    with _mock() as mock:
+        with pytest.raises(MockAdminError, match="notify_hook must be an http"):
+            mock.create_task(request={"notify_hook": "not a url"})
+        assert mock.tasks() == []
