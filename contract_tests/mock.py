@@ -15,6 +15,7 @@ import os
 import ssl
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,8 @@ class _Fake:
 
     def close(self) -> None:
         self.service.faults.release()  # end any response a hang fault is holding open
+        if self.service.callbacks is not None:
+            self.service.callbacks.close()
         with self._lock:
             if self._server is not None:
                 self._server.shutdown()
@@ -243,6 +246,37 @@ class SunoMock:
         """The requests the fake's API has seen, oldest first."""
         result: list[dict[str, Any]] = self.admin("GET", "/journal")
         return result
+
+    def callbacks(self, task_id: str | None = None) -> list[dict[str, Any]]:
+        """The notify_hook callback attempts (elkapi profile), oldest first: url, attempt,
+        status or error, outcome (delivered, retrying, failed, refused); ``task_id``: one
+        task's."""
+        entries: list[dict[str, Any]] = self.admin("GET", "/callbacks")
+        return [e for e in entries if task_id is None or e["task_id"] == task_id]
+
+    def wait_for_callback(self, task_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        """Wait, at most ``timeout`` real seconds, until the task's callback has settled; its
+        last attempt: ``outcome`` delivered, failed (every attempt spent) or refused
+        (``--callbacks`` forbids the URL). TimeoutError if it has not by then.
+
+        Callbacks go once the task ends on the fake's clock: ``advance`` past its end (or pin
+        it to its last step) first.
+        """
+        deliverer = self.service.callbacks
+        if deliverer is None:
+            raise RuntimeError(f"profile {self.profile} has no notify_hook callbacks "
+                               "(new-api drops the hook): use profile elkapi")
+        deadline = time.monotonic() + timeout
+        while True:
+            logged = deliverer.attempts_logged  # read first: an attempt logged meanwhile counts
+            attempts = self.callbacks(task_id)
+            if attempts and attempts[-1]["outcome"] != "retrying":
+                return attempts[-1]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no settled callback for task {task_id} within {timeout:g} "
+                                   f"s; attempts so far: {attempts}")
+            deliverer.wait_logged(logged, left)
 
     def reset(self) -> None:
         """Forget every task and the journal; the clock starts again."""

@@ -52,6 +52,9 @@ _EXTRA_KEYS = "^x-[a-z]{1,8}$"
 _CONTINUATION = ("task_id", "continue_clip_id", "continue_at")
 # A wrongly typed notify_hook may be dropped unread by some gateways, which would then spend.
 _UNSURE = ("notify_hook",)
+# A notify_hook makes an ElkAPI gateway (and the fake) POST the task to that URL: generated
+# submits, which may go to a live gateway, never name one.
+_CALLS_OUT = ("notify_hook",)
 _JSON_TYPES = ("array", "boolean", "number", "object", "string")
 _JSON_SPACE = " \t\r\n"
 
@@ -142,7 +145,7 @@ def bad_json(kind: str = "fetch-request") -> st.SearchStrategy[bytes]:
 def submit_bodies(action: str = "MUSIC") -> st.SearchStrategy[dict[str, Any]]:
     """Submit bodies every profile accepts (strict form: known models, no unknown keys)."""
     schema = resolved_schema("submit-request", strict=True)
-    for name in _CONTINUATION:
+    for name in (*_CONTINUATION, *_CALLS_OUT):
         schema["properties"].pop(name, None)
     required = ACTIONS[action.upper()].required
     if required:

@@ -12,6 +12,7 @@ from typing import Any
 
 from mock_server.contract.profiles import profile_names
 from mock_server.core.config import Config
+from mock_server.core.hooks import CALLBACK_MODES
 from mock_server.errors import FixtureError
 from mock_server.service.fixture_files import validate_file
 from mock_server.version import version
@@ -117,6 +118,34 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="where clients reach the fake, for media URLs (default: the address each request "
         "came to); set it behind a proxy or in Compose",
+    )
+    serve.add_argument(
+        "--callbacks",
+        default=_env("CALLBACKS", "loopback"),
+        choices=list(CALLBACK_MODES),
+        help="notify_hook callbacks (elkapi profile): call only this machine (loopback, "
+        "default), any http(s) URL (any), or none (off)",
+    )
+    serve.add_argument(
+        "--callback-attempts",
+        type=int,
+        default=int(_env("CALLBACK_ATTEMPTS", "4")),
+        metavar="N",
+        help="attempts per callback before giving up (default 4)",
+    )
+    serve.add_argument(
+        "--callback-timeout",
+        type=float,
+        default=float(_env("CALLBACK_TIMEOUT", "5")),
+        metavar="SECONDS",
+        help="how long one attempt waits to connect, send or hear back (default 5)",
+    )
+    serve.add_argument(
+        "--callback-backoff",
+        type=float,
+        default=float(_env("CALLBACK_BACKOFF", "1")),
+        metavar="SECONDS",
+        help="pause after the first failed attempt, doubling after each (default 1)",
     )
     serve.add_argument(
         "--retention",
@@ -309,6 +338,10 @@ def _serve(args: argparse.Namespace) -> int:
             proxy_to=args.proxy_to,
             record=None if args.record is None else str(args.record),
             proxy_timeout=args.proxy_timeout,
+            callbacks=args.callbacks,
+            callback_attempts=args.callback_attempts,
+            callback_timeout=args.callback_timeout,
+            callback_backoff=args.callback_backoff,
         )
         workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
         tls = None

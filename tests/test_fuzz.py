@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from mock_server import Config, create_app, resolved_schema, validate
+from mock_server.core.hooks import hook_problem
 
 KEY = {"Authorization": "Bearer sk-fuzz"}
 FUZZ = settings(
@@ -156,7 +157,11 @@ def test_valid_submit_requests_are_accepted(seeded, body, action):
     client, ids, before = seeded
     response = client.post(f"/suno/submit/{action}", json=body, headers=KEY)
     assert_documented(response)
-    if action == "lyrics" and not body.get("prompt"):
+    if hook_problem(body.get("notify_hook", "")) is not None:
+        # elkapi keeps the hook and calls it back: a body naming no http(s) URL is refused
+        assert response.status_code == 400
+        assert response.get_json()["message"] == hook_problem(body["notify_hook"])
+    elif action == "lyrics" and not body.get("prompt"):
         assert response.get_json()["message"] == "prompt_empty"
     elif action == "music" and body.get("continue_clip_id"):
         # elkapi (before 2026-02-22): a continuation's origin must be one of the caller's tasks

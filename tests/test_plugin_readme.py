@@ -17,6 +17,7 @@ SECTION = "## Test your app with the `suno_mock` fixture"
 PAGES = {
     "docs/how-to/pytest-plugin.md": 4,
     "docs/how-to/faults.md": 1,
+    "docs/how-to/callbacks.md": 1,
     "docs/tutorial/first-app.md": 1,
     "docs/tutorial/first-contract-run.md": 1,
 }

@@ -52,6 +52,7 @@ _COMPONENTS: dict[str, str] = {
     "AdminTaskList": "admin-task-list",
     "AdminScenarioList": "admin-scenario-list",
     "AdminJournal": "admin-journal",
+    "AdminCallbacks": "admin-callbacks",
     "AdminFaultView": "admin-fault-view",
     "AdminFaultList": "admin-fault-list",
     "AdminFaultsAdded": "admin-faults-added",
@@ -636,9 +637,14 @@ def _admin_paths() -> dict[str, Any]:
             operation_id="adminScenarios",
         )},
         "/__mock/journal": {"get": _admin_op(
-            "The requests under /suno/ seen in the namespace, oldest first",
+            "The requests under /suno/ seen in the namespace, and the callbacks sent, oldest first",
             {"200": _admin_response("Journal.", "AdminJournal")},
             operation_id="adminJournal",
+        )},
+        "/__mock/callbacks": {"get": _admin_op(
+            "The notify_hook callback attempts in the namespace, oldest first (elkapi profile)",
+            {"200": _admin_response("Callback attempts.", "AdminCallbacks")},
+            operation_id="adminCallbacks",
         )},
         "/__mock/faults": {
             "get": _admin_op(

@@ -63,6 +63,7 @@ KINDS: dict[str, str] = {
     "admin-task-list": "admin.schema.json#/definitions/task-list",
     "admin-scenario-list": "admin.schema.json#/definitions/scenario-list",
     "admin-journal": "admin.schema.json#/definitions/journal",
+    "admin-callbacks": "admin.schema.json#/definitions/callbacks",
     "admin-fault-view": "admin.schema.json#/definitions/fault-view",
     "admin-fault-list": "admin.schema.json#/definitions/fault-list",
     "admin-faults-added": "admin.schema.json#/definitions/faults-added",

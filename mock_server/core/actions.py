@@ -38,7 +38,8 @@ SUBMIT_FIELDS: dict[str, tuple[type, ...]] = {
     "notify_hook": (str,),
 }
 # What a task keeps of its submit body: what new-api forwards upstream. It re-marshals the
-# struct, and notify_hook is bound but never forwarded (reference §9).
+# struct, and notify_hook is bound but never forwarded (reference §9); ElkAPI keeps it
+# (``Action.binding``).
 FORWARDED_FIELDS: tuple[str, ...] = tuple(name for name in SUBMIT_FIELDS if name != "notify_hook")
 
 # The API surfaces a profile serves (its "surface"): a vanilla new-api gateway's, or ElkAPI's,
@@ -102,8 +103,14 @@ class Action:
 
     def binding(self, surface: str) -> tuple[dict[str, tuple[type, ...]], tuple[str, ...]]:
         """The body as ``surface`` binds it, and the fields its task keeps."""
-        if surface == "elkapi" and self.elkapi_bind is not None:
-            return self.elkapi_bind, self.elkapi_kept or tuple(self.elkapi_bind)
+        if surface == "elkapi":
+            bind, kept = self.bind, self.kept
+            if self.elkapi_bind is not None:
+                bind, kept = self.elkapi_bind, self.elkapi_kept or tuple(self.elkapi_bind)
+            if "notify_hook" in bind and "notify_hook" not in kept:
+                # ElkAPI's upstream keeps the hook, shows it on the task and calls it back.
+                kept = (*kept, "notify_hook")
+            return bind, kept
         return self.bind, self.kept
 
     def missing(self, fields: Mapping[str, Any]) -> str | None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from mock_server.core.actions import ACTIONS
+from mock_server.core.hooks import CALLBACK_MODES
 from mock_server.errors import ConfigError
 
 __all__ = ["Config", "check_base_url"]
@@ -65,6 +66,13 @@ class Config:
     proxy_to: str | None = None
     record: str | None = None
     proxy_timeout: float = 60.0
+    # notify_hook callbacks (elkapi profile; docs/how-to/callbacks.md): where the fake may call
+    # (core.hooks.CALLBACK_MODES), attempts per task, seconds each may wait, first pause between
+    # two (doubling).
+    callbacks: str = "loopback"
+    callback_attempts: int = 4
+    callback_timeout: float = 5.0
+    callback_backoff: float = 1.0
 
     def __post_init__(self) -> None:
         if self.clock not in ("wall", "manual"):
@@ -93,6 +101,20 @@ class Config:
         if not 0 < self.proxy_timeout <= 3600:
             raise ConfigError(
                 f"proxy timeout must be > 0 and <= 3600 s, not {self.proxy_timeout!r}")
+        if self.callbacks not in CALLBACK_MODES:
+            raise ConfigError(
+                f"callbacks must be one of {', '.join(CALLBACK_MODES)}, not {self.callbacks!r}"
+            )
+        if not 1 <= self.callback_attempts <= 20:
+            raise ConfigError(f"callback attempts must be 1 to 20, not {self.callback_attempts!r}")
+        if not 0 < self.callback_timeout <= 300:
+            raise ConfigError(
+                f"callback timeout must be > 0 and <= 300 s, not {self.callback_timeout!r}"
+            )
+        if not 0 <= self.callback_backoff <= 3600:
+            raise ConfigError(
+                f"callback backoff must be 0 to 3600 s, not {self.callback_backoff!r}"
+            )
         for name in ("retention", "max_namespaces", "max_tasks"):
             value = getattr(self, name)
             if value < 0:

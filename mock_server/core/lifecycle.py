@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass
 
 from mock_server.core.scenarios import Scenario
 
-__all__ = ["STARTED", "TaskState", "gateway_elapsed", "poll_phase", "reached_step", "state_of"]
+__all__ = [
+    "STARTED",
+    "TaskState",
+    "gateway_elapsed",
+    "poll_phase",
+    "reached_step",
+    "shown_after",
+    "state_of",
+    "terminal_after",
+]
 
 STARTED = frozenset({"IN_PROGRESS", "SUCCESS", "FAILURE"})
 
@@ -76,3 +86,26 @@ def gateway_elapsed(elapsed: float, interval: float, phase: float) -> float | No
     if elapsed < phase:
         return None
     return phase + ((elapsed - phase) // interval) * interval
+
+
+def terminal_after(scenario: Scenario, polls: int, forced: int | None = None) -> float | None:
+    """The upstream age (seconds since submit) at which the task turns terminal if it is polled
+    no more; None if time alone never gets it there (more polls needed, or pinned to an open
+    step). Terminal states stick, so only the last step can be terminal."""
+    if forced is not None:
+        return 0.0 if scenario.steps[forced].terminal else None
+    last = scenario.steps[-1]
+    if not last.terminal or polls < last.after_polls:
+        return None
+    return last.after_seconds
+
+
+def shown_after(threshold: float, interval: float, phase: float) -> float:
+    """The first age at which a fetch shows an upstream age of ``threshold`` or more: the first
+    run of the gateway's poller at or after it (``gateway_elapsed``); ``threshold`` itself when
+    there is no poll grid."""
+    if interval <= 0:
+        return threshold
+    if threshold <= phase:
+        return phase
+    return phase + math.ceil((threshold - phase) / interval) * interval

@@ -331,7 +331,7 @@ def render_task(
         "group": "default",
         "channel_id": 1,
         "quota": ACTIONS[record.action].quota,
-        "notify_hook": "",
+        "notify_hook": record.request.get("notify_hook", ""),
         "action": record.action,
         "status": state.status,
         "fail_reason": fail_reason,

@@ -34,10 +34,13 @@ BACKPRESSURE = 1024  # connections a worker serves at once (granian's default wi
 def worker_app(config: Config) -> Flask:
     """Build the app inside a worker; its store is closed (flushed) when the worker exits."""
     app = create_app(config)
-    store = app.extensions["suno_mock"].store
+    service = app.extensions["suno_mock"]
+    store = service.store
     # granian runs each worker as a multiprocessing.Process, which runs these finalizers once
     # the worker has drained its in-flight requests after SIGTERM (atexit does not run there).
     multiprocessing.util.Finalize(None, store.close, exitpriority=10)
+    if service.callbacks is not None:  # callbacks due while the fake was down go now
+        service.callbacks.resume()
     return app
 
 

@@ -11,6 +11,7 @@ from mock_server.contract.validation import validate
 from mock_server.core.actions import ACTIONS
 from mock_server.core.clock import ClockState
 from mock_server.core.config import Config
+from mock_server.core.hooks import HOOK_FIELD
 from mock_server.core.identity import owner_of
 from mock_server.core.ids import new_task_id
 from mock_server.core.lifecycle import TaskState
@@ -19,6 +20,7 @@ from mock_server.core.render import clip_facts, render_task
 from mock_server.core.scenarios import Scenario, ScenarioBook, scenario_from_dict
 from mock_server.errors import FixtureError, InvalidInput, SettingsChanged, TaskNotFound
 from mock_server.faults.rules import FaultBook, load_fault_profile
+from mock_server.service.callbacks import ORIGIN_FIELD, Deliverer
 from mock_server.service.rendered import (
     BoundedCache,
     RenderCache,
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from mock_server.faults.tasks import TaskFaults
 
 __all__ = ["MockService"]
+
+TERMINAL = frozenset({"SUCCESS", "FAILURE"})
 
 class MockService:
     """Tasks, clock and journal for one fake, with no knowledge of HTTP."""
@@ -66,6 +70,8 @@ class MockService:
         self._settled: BoundedCache[tuple[str, str], tuple[str, TaskRecord]] = BoundedCache(
             16384
         )
+        # notify_hook callbacks: ElkAPI's upstream calls them; new-api drops the hook unread.
+        self.callbacks = Deliverer(self) if self.profile.surface == "elkapi" else None
         if config.seed:  # checked whole before the first task is added: a bad file adds none
             apply_seed(self, Path(config.seed))
 
@@ -81,6 +87,8 @@ class MockService:
         self.rendered.clear()
         self._inline.clear()
         self._settled.clear()
+        if self.callbacks is not None:
+            self.callbacks.clear()
         if self.config.seed:
             apply_seed(self, Path(self.config.seed))
 
@@ -95,16 +103,32 @@ class MockService:
 
     def advance(self, seconds: float, ns: str = "") -> float:
         self.store.set_clock(ns, self.store.clock(ns).advanced(seconds))
+        self._moved(ns)
         return self.now(ns)
 
     def set_time(self, when: float, ns: str = "") -> float:
         self.store.set_clock(ns, self.store.clock(ns).set_to(when))
+        self._moved(ns)
         return self.now(ns)
+
+    def _moved(self, ns: str) -> None:
+        """The clock of ``ns`` moved: tasks with a hook may have ended (callbacks)."""
+        if self.callbacks is not None:
+            self.callbacks.moved(ns)
+
+    def _track(self, ns: str, records: Iterable[TaskRecord], changed: bool = False) -> None:
+        """Polled (or, ``changed``, submitted or pinned) tasks with a hook may have ended."""
+        callbacks = self.callbacks
+        if callbacks is not None:
+            for record in records:
+                if record.request.get(HOOK_FIELD):
+                    callbacks.track(ns, record, changed=changed)
 
     def set_speed(self, speed: float, ns: str = "") -> float:
         """Run the clock at ``speed`` from where it is; 0 pauses it (time then moves only when
         advanced or set)."""
         self.store.set_clock(ns, self.store.clock(ns).at_speed(speed))
+        self._moved(ns)
         return self.now(ns)
 
     # scenarios -------------------------------------------------------------
@@ -147,16 +171,20 @@ class MockService:
         token: str | None = None,
         task_id: str | None = None,
         source: Mapping[str, Any] | None = None,
+        origin: str | None = None,
     ) -> str:
         """A new task's id (``task_id``, already checked, or a new one in the profile's format).
 
-        ``journal`` and ``token``: as for ``Store.add``.
+        ``journal`` and ``token``: as for ``Store.add``. ``origin``: where the client reached
+        the fake (scheme://host), for the media URLs of its notify_hook callback.
         """
         task_id = task_id or new_task_id(self.profile.id_format)
         _bind, keeps = ACTIONS[action].binding(self.profile.surface)
         kept = {k: request[k] for k in keeps if k in request}
         if source is not None:  # the clip it is made from (find_clip), as the task keeps it
             kept["source"] = dict(source)
+        if origin is not None and kept.get(HOOK_FIELD) and self.rendered.local_media:
+            kept[ORIGIN_FIELD] = origin
         record = TaskRecord(
             task_id=task_id,
             owner=owner,
@@ -168,6 +196,8 @@ class MockService:
             inline_scenario=dict(inline) if inline is not None else None,
         )
         self.store.add(ns, record, journal=journal, token=token)
+        if kept.get(HOOK_FIELD):
+            self._track(ns, [record], changed=True)
         return task_id
 
     def state(
@@ -222,8 +252,11 @@ class MockService:
         now = self.now(ns) if now is None else now
         if faults is None:  # the usual case, in one loop: a 50-id batch is per-task work
             tasks = self.rendered.tasks(ns, records, now, self.scenario_for, self.states)
+            self._track(ns, records)
         else:
             tasks = [self.render(r, ns, faults, now) for r in records]
+            for record, task in zip(records, tasks, strict=True):
+                self._shown(ns, record, task)
         if faults is not None:  # fault hook: ids dropped, order shuffled
             tasks = faults.arrange(asked, tasks)
         return tasks or None
@@ -253,8 +286,10 @@ class MockService:
             known = self._known(ns, owner, wanted, held)
             if known:
                 store.poll_later(ns, owner, wanted, journal=journal)
+                self._track(ns, known)
                 return known
         records = store.poll(ns, owner, wanted, journal=journal, token=token)
+        self._track(ns, records)
         if held is not None:
             for record in records:
                 if self.settled(record):
@@ -299,7 +334,21 @@ class MockService:
         if faults is not None:  # fault hook: a task not inserted yet is task_not_exist
             wanted = faults.visible(wanted, lambda i: self.store.get(ns, owner, i), self.now(ns))
         records = self.store.poll(ns, owner, wanted)
-        return self.render(records[0], ns, faults, now) if records else None
+        if not records:
+            return None
+        task = self.render(records[0], ns, faults, now)
+        self._shown(ns, records[0], task)
+        return task
+
+    def _shown(self, ns: str, record: TaskRecord, task: Mapping[str, Any]) -> None:
+        """A fetch showed ``task``: its callback goes now if it shows it ended (a fault rule's
+        view may, before its facts do), else the task is tracked as a poll."""
+        if self.callbacks is None or not record.request.get(HOOK_FIELD):
+            return
+        if task.get("status") in TERMINAL:
+            self.callbacks.shown(ns, record, dict(task))
+        else:
+            self.callbacks.track(ns, record)
 
     def settled(self, record: TaskRecord) -> bool:
         """Whether more polls can no longer change what the task shows (only the clock can)."""
@@ -329,4 +378,5 @@ class MockService:
         index = None if step is None else self.scenario_for(record).step_index(step)
         updated = self.store.force_step(ns, task_id, index)
         assert updated is not None
+        self._track(ns, [updated], changed=True)
         return updated

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from mock_server.core.actions import ACTIONS, MUSIC_TASKS, SOURCE_TASKS, Action, channel_model
+from mock_server.core.hooks import HOOK_FIELD, hook_problem
 from mock_server.core.identity import owner_of
 from mock_server.core.ids import new_request_id
 from mock_server.core.media_urls import PLACEHOLDER, media_origin
@@ -295,11 +296,15 @@ def _submit(service: MockService, call: Call, action: Action) -> Answer:
             "Content-Type must be application/json "
             "(the live gateway answers 500 new_api_panic here)",
         )
-    bind, _kept = action.binding(profile.surface)
+    bind, kept = action.binding(profile.surface)
     try:
         fields = bind_object(body, bind, *action.go_type, null=_NULL_SUBMIT)
     except BindError as exc:
         raise task_error(400, "invalid_request", str(exc)) from None
+    if HOOK_FIELD in kept:  # ElkAPI keeps the hook and calls it: it must be a URL
+        bad_hook = hook_problem(fields.get(HOOK_FIELD, ""))
+        if bad_hook is not None:
+            raise task_error(400, "invalid_request", bad_hook)
     problem = action.missing(fields)
     if problem is not None:
         raise task_error(400, "invalid_request", problem)
@@ -323,6 +328,7 @@ def _submit(service: MockService, call: Call, action: Action) -> Answer:
         journal=entry,
         token=token,
         source=source,
+        origin=origin_of(call.environ) if fields.get(HOOK_FIELD) else None,
     )
     call.journaled = None if entry is None else 200
     return Answer(

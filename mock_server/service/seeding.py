@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from mock_server.contract.profiles import Profile
 from mock_server.contract.validation import validate
 from mock_server.core.actions import ACTIONS
+from mock_server.core.hooks import HOOK_FIELD, hook_problem
 from mock_server.core.identity import owner_of
 from mock_server.core.ids import TASK_ID_PATTERNS, is_task_id
 from mock_server.core.record import TaskRecord
@@ -133,6 +134,10 @@ def new_task(service: _Service, body: Mapping[str, Any]) -> NewTask:
     problems = validate(request, "submit-request")
     if problems:  # a field of the wrong type would show in the task, against its schema
         raise InvalidInput("'request': " + "; ".join(str(p) for p in problems))
+    if service.profile.surface == "elkapi":  # kept and called back there, as on a submit
+        bad_hook = hook_problem(request.get(HOOK_FIELD, ""))
+        if bad_hook is not None:
+            raise InvalidInput(f"'request': {bad_hook}")
     elapsed = _seconds(body, "elapsed") if "elapsed" in body else 0.0
     action = body.get("action")
     if action is not None and not (isinstance(action, str) and action in ACTIONS):

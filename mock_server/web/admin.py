@@ -13,6 +13,7 @@ from flask import Blueprint, Response, request
 from mock_server.contract.validation import resolved_schema
 from mock_server.core.config import Config
 from mock_server.errors import MockError
+from mock_server.service.callbacks import callback_entries
 from mock_server.service.mock_service import MockService
 from mock_server.service.seeding import add_task, apply_seed, new_task
 from mock_server.web.error_tables import ADMIN, envelope
@@ -281,6 +282,10 @@ def admin_blueprint(service: MockService, config: Config) -> Blueprint:
     @bp.get("/journal")
     def journal() -> Response:
         return json_response(service.store.journal(ns()))
+
+    @bp.get("/callbacks")
+    def callbacks() -> Response:
+        return json_response(callback_entries(service.store.journal(ns())))
 
     from mock_server.web.faults import fault_admin_routes
 
