@@ -160,6 +160,41 @@ ACTIONS: dict[str, Action] = {
             submit_route=False,
             clip_count=1,
         ),
+        # ElkAPI only: GET /suno/act/stems/{clip_id}, the clip's vocals and instrumental as
+        # two clips of their own. One task per (caller, clip), made by the first call.
+        Action(
+            "STEMS",
+            data="clips",
+            quota=0,
+            default_scenario="stems_success",
+            bind={},
+            go_type=("", ""),
+            kept=(),
+            surfaces=("elkapi",),
+            submit_route=False,
+            clip_count=2,
+        ),
+        # ElkAPI only: POST /suno/persona/create/, a persona of one of the caller's clips. Kept
+        # as a record of the task store (every backend, its limits and resets), on a shelf of
+        # the caller's that fetches never look at (pipeline.persona_shelf); no data.
+        Action(
+            "PERSONA",
+            data="persona",
+            quota=0,
+            default_scenario="persona_created",
+            bind={
+                "root_clip_id": (str,),
+                "name": (str,),
+                "description": (str,),
+                "clips": (list,),
+                "is_public": (bool,),
+            },
+            go_type=("dto.SunoPersonaReq", "SunoPersonaReq"),
+            kept=("root_clip_id", "name", "description", "clips", "is_public"),
+            required={"root_clip_id": "root_clip_id is empty", "name": "name is empty"},
+            surfaces=("elkapi",),
+            submit_route=False,
+        ),
     )
 }
 
