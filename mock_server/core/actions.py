@@ -76,7 +76,9 @@ class Action:
     """One submit action: how its body binds, what its task keeps and shows."""
 
     name: str  # upper case, as the route sees it: MUSIC
-    data: str  # what a finished task's data holds: "clips" or "lyrics" (a scenario step's data)
+    # What a finished task's data holds: "clips" or "lyrics" (a scenario step's data); None for
+    # a record that is no task (PERSONA).
+    data: str | None
     quota: int  # the task object's quota field
     default_scenario: str  # the scenario a submit without X-Mock-Scenario follows
     # The body as gin binds it: Go field name -> JSON types, and the Go type names of its errors.
@@ -176,10 +178,11 @@ ACTIONS: dict[str, Action] = {
         ),
         # ElkAPI only: POST /suno/persona/create/, a persona of one of the caller's clips. Kept
         # as a record of the task store (every backend, its limits and resets), on a shelf of
-        # the caller's that fetches never look at (pipeline.persona_shelf); no data.
+        # the caller's that fetches never look at (pipeline.persona_shelf). It is no task: its
+        # scenario holds it at NOT_START with no data, a valid task wherever one is shown.
         Action(
             "PERSONA",
-            data="persona",
+            data=None,
             quota=0,
             default_scenario="persona_created",
             bind={

@@ -318,8 +318,6 @@ def render_task(
                         clip[key] = local_urls(clip[key], record.task_id)
     elif step.data == "lyrics":
         data = _lyrics(record, step, inputs)
-    elif step.data == "persona":
-        data = persona_object(record, None)
     else:
         data = None
     model = channel_model(record.action)
