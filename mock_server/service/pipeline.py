@@ -21,6 +21,7 @@ from mock_server.core.actions import ACTIONS, MUSIC_TASKS, SOURCE_TASKS, Action,
 from mock_server.core.identity import owner_of
 from mock_server.core.ids import derived_task_id, new_request_id
 from mock_server.core.media_urls import PLACEHOLDER, media_origin
+from mock_server.core.record import TaskRecord
 from mock_server.core.render import aligned_lyrics, persona_object
 from mock_server.errors import BindError, StoreUnavailable
 from mock_server.service.mock_service import MockService
@@ -401,7 +402,8 @@ def persona_shelf(owner: str) -> str:
     return owner + "/personas"
 
 
-def _persona(service: MockService, ns: str, owner: str, persona_id: str) -> Any:
+def _persona(service: MockService, ns: str, owner: str, persona_id: str) -> TaskRecord | None:
+    """``owner``'s persona ``persona_id`` (its record), or None."""
     record = service.store.get(ns, persona_shelf(owner), persona_id)
     return record if record is not None and record.action == "PERSONA" else None
 
