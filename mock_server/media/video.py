@@ -9,6 +9,8 @@ about 0.4 s and 0.8 MB (docs/reference/media.md); the caller caches it.
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 
 import av
 from PIL import Image
@@ -27,8 +29,17 @@ def mp4_for(clip_id: str, seconds: float, cover: bytes) -> bytes:
     """An MP4 of ``seconds``: the JPEG ``cover`` as its picture, ``clip_id``'s melody as its
     sound (the same PCM as the clip's MP3 and WAV)."""
     picture = Image.open(io.BytesIO(cover)).convert("RGB").resize((FRAME, FRAME))
-    out = io.BytesIO()
-    with av.open(out, "w", format="mp4") as container:
+    # faststart moves the index (moov) before the media, so a player starts before the whole
+    # file is in; FFmpeg does it by reading the file again by name, hence a file, not memory.
+    with tempfile.TemporaryDirectory(prefix="suno-mock-mp4-") as folder:
+        path = os.path.join(folder, "clip.mp4")
+        _write(path, clip_id, seconds, picture)
+        with open(path, "rb") as done:
+            return done.read()
+
+
+def _write(path: str, clip_id: str, seconds: float, picture: Image.Image) -> None:
+    with av.open(path, "w", format="mp4", options={"movflags": "+faststart"}) as container:
         video = container.add_stream("libx264", rate=FPS)
         video.width = video.height = FRAME
         video.pix_fmt = "yuv420p"
@@ -54,4 +65,3 @@ def mp4_for(clip_id: str, seconds: float, cover: bytes) -> bytes:
             sound.pts = start // 2
             container.mux(audio.encode(sound))
         container.mux(audio.encode(None))
-    return out.getvalue()
