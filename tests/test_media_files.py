@@ -95,3 +95,16 @@ def test_an_mp4_is_the_cover_over_the_clips_sound(seconds: float) -> None:
             max(array("f", bytes(plane))[: first.samples], default=0.0) for plane in first.planes
         )
     assert first.format.name == "fltp" and loudest > 0.05  # sound, not silence
+
+
+def test_without_a_temp_directory_the_mp4_is_still_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*_args: object, **_kw: object) -> None:
+        raise PermissionError("read-only /tmp")
+
+    monkeypatch.setattr("tempfile.TemporaryDirectory", refused)
+    data = mp4_for(CLIP, 3.0, cover_jpeg(CLIP, "t", "", SIZES["image"]))
+    assert data.index(b"mdat") < data.index(b"moov")  # made in memory, index last
+    with av.open(io.BytesIO(data)) as container:
+        assert container.duration is not None
+        assert abs(container.duration / av.time_base - 3.0) < 1.0
+        assert len(list(container.decode(video=0))) >= 1

@@ -31,15 +31,26 @@ def mp4_for(clip_id: str, seconds: float, cover: bytes) -> bytes:
     picture = Image.open(io.BytesIO(cover)).convert("RGB").resize((FRAME, FRAME))
     # faststart moves the index (moov) before the media, so a player starts before the whole
     # file is in; FFmpeg does it by reading the file again by name, hence a file, not memory.
-    with tempfile.TemporaryDirectory(prefix="suno-mock-mp4-") as folder:
-        path = os.path.join(folder, "clip.mp4")
-        _write(path, clip_id, seconds, picture)
-        with open(path, "rb") as done:
-            return done.read()
+    try:
+        with tempfile.TemporaryDirectory(prefix="suno-mock-mp4-") as folder:
+            path = os.path.join(folder, "clip.mp4")
+            _write(path, clip_id, seconds, picture, {"movflags": "+faststart"})
+            with open(path, "rb") as done:
+                return done.read()
+    except OSError:  # no writable temporary directory: the index last, still a whole file
+        out = io.BytesIO()
+        _write(out, clip_id, seconds, picture, {})
+        return out.getvalue()
 
 
-def _write(path: str, clip_id: str, seconds: float, picture: Image.Image) -> None:
-    with av.open(path, "w", format="mp4", options={"movflags": "+faststart"}) as container:
+def _write(
+    target: str | io.BytesIO,
+    clip_id: str,
+    seconds: float,
+    picture: Image.Image,
+    options: dict[str, str],
+) -> None:
+    with av.open(target, "w", format="mp4", options=options) as container:
         video = container.add_stream("libx264", rate=FPS)
         video.width = video.height = FRAME
         video.pix_fmt = "yuv420p"
