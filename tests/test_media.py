@@ -58,6 +58,31 @@ def test_range_head_and_etag_as_a_browser_player_asks(fake):
     assert fake.client.get(url, headers={"If-None-Match": etag}).status_code == 304
 
 
+@pytest.mark.parametrize(("extension", "mimetype"), [("wav", "audio/wav"), ("mp4", "video/mp4")])
+def test_the_wav_and_mp4_sit_beside_the_mp3_once_the_clip_is_complete(fake, extension, mimetype):
+    task_id = fake.client.post("/suno/submit/music", json={}).json()["data"]
+    fake.advance(40)  # streaming: no export yet
+    clip_id = fake.client.get(f"/suno/fetch/{task_id}").json()["data"]["data"][0]["id"]
+    url = f"http://suno-mock.local/__media/-/{task_id}/cdn1/{clip_id}.{extension}"
+    early = fake.client.get(url)
+    assert early.status_code == 404 and early.headers["Access-Control-Allow-Origin"] == "*"
+    fake.advance(180)
+    clip = fake.client.get(f"/suno/fetch/{task_id}").json()["data"]["data"][0]
+    assert url == clip["audio_url"].removesuffix("mp3") + extension
+    whole = fake.client.get(url)
+    assert whole.status_code == 200 and whole.headers["Content-Type"] == mimetype
+    assert whole.headers["Access-Control-Allow-Origin"] == "*"
+    part = fake.client.get(url, headers={"Range": "bytes=0-11"})
+    assert part.status_code == 206 and part.content == whole.content[:12]
+    assert part.content[:4] == b"RIFF" if extension == "wav" else part.content[4:8] == b"ftyp"
+    head = fake.client.head(url)
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(whole.content)
+    assert fake.client.get(url, headers={"If-None-Match": whole.headers["ETag"]}).status_code == 304
+    assert fake.client.get(url).content == whole.content  # cached: the same bytes
+    for other in (f"{clip_id}.ogg", f"{clip_id}.wav.mp3", f"nope.{extension}", extension):
+        assert fake.client.get(f"/__media/-/{task_id}/cdn1/{other}").status_code == 404
+
+
 @pytest.mark.parametrize(("key", "size"), [("image_url", 400), ("image_large_url", 1024)])
 def test_covers_are_jpegs(fake, key, size):
     _, clips = _done(fake)

@@ -219,15 +219,16 @@ def test_upload_other_statuses(elk: Any) -> None:
 
 def test_extend_adds_up_and_names_its_source(elk: Any) -> None:
     task_id, clip_id, duration = song(elk)
+    persona = body_of(post(elk, "/suno/persona/create/", {"root_clip_id": clip_id, "name": "P"}))
     body = {
         "task": "extend", "continue_clip_id": clip_id, "continue_at": 100.5, "task_id": task_id,
-        "prompt": "[Bridge]\nnew", "negative_tags": "jazz", "persona_id": "p-1",
+        "prompt": "[Bridge]\nnew", "negative_tags": "jazz", "persona_id": persona["id"],
         "generation_type": "TEXT", "mv": "chirp-v4",
     }
     new = accepted(post(elk, "/suno/submit/music", body))
     kept_ = kept(elk, new)
     assert kept_["task"] == "extend" and kept_["negative_tags"] == "jazz"
-    assert kept_["persona_id"] == "p-1" and kept_["generation_type"] == "TEXT"
+    assert kept_["persona_id"] == persona["id"] and kept_["generation_type"] == "TEXT"
     assert kept_["source"]["id"] == clip_id
     advance(elk)
     task = fetch(elk, new)
@@ -344,6 +345,7 @@ def test_newapi_profiles_answer_as_a_vanilla_gateway(profile_name: str) -> None:
         ("GET", "/suno/act/timing/x"),
         ("GET", "/suno/act/stems/x"),
         ("GET", "/suno/act/wav/x"),
+        ("GET", "/suno/act/mp4/x"),
         ("POST", "/suno/persona/create/"),
     ]:
         r = client.open(path, method=method, json={"url": "u"}, headers=KEY)
@@ -362,13 +364,16 @@ def test_newapi_profiles_answer_as_a_vanilla_gateway(profile_name: str) -> None:
 
 
 def test_elkapi_still_refuses_other_actions(elk: Any) -> None:
+    # Stems and personas have routes of their own, not submit actions.
     for action in ("upload", "persona", "stems"):
         r = post(elk, f"/suno/submit/{action}", {"url": "u"})
         assert r.status_code == 503
         assert body_of(r)["error"]["code"] == "model_not_found"
-    for path in ("/suno/act/wav/x", "/suno/persona/create/", "/suno/uploads/audio"):
-        r = elk.open(path, method="POST" if "act" not in path else "GET", headers=KEY)
-        assert r.status_code == 200 and r.content_type.startswith("text/html")
+    for method, path in (("GET", "/suno/act/video/x"), ("POST", "/suno/persona/list/"),
+                         ("POST", "/suno/uploads/audio"), ("POST", "/suno/act/wav/x"),
+                         ("GET", "/suno/persona/create/")):
+        r = elk.open(path, method=method, headers=KEY)
+        assert r.status_code == 200 and r.content_type.startswith("text/html"), path
 
 
 # -- the fast path ----------------------------------------------------------------------------

@@ -60,6 +60,10 @@ _COMPONENTS: dict[str, str] = {
     "AdminFaultDeleted": "admin-fault-deleted",
     "Health": "health",
     "Readiness": "readiness",
+    "ExportResponse": "export-response",
+    "StemsResponse": "stems-response",
+    "PersonaRequest": "persona-request",
+    "Persona": "persona",
 }
 # Components worth a $ref where they appear inside another (the rest are only used at the top).
 _SHARED = ("Task", "Clip", "Lyrics", "Scenario", "SubmitRequest", "FaultRule", "AdminTaskView",
@@ -98,6 +102,13 @@ DEVIATIONS: list[dict[str, str]] = [
         "whitelists and model limits, 429 and 5xx from upstream channels",
         "fake": "401 only for a missing key or one outside --api-key; the others come from "
         "'status' fault rules (POST /__mock/faults, X-Mock-Fault)",
+    },
+    {
+        "where": "POST /suno/persona/create/",
+        "live": "asked without its trailing slash, gin redirects: 307 to the path with it "
+        "(no body)",
+        "fake": "308 to the path with it (werkzeug's redirect, a small HTML body); both keep "
+        "the method and body",
     },
     {
         "where": "/__mock/*, /healthz, /readyz, /openapi.json, the X-Mock-* headers",
@@ -430,7 +441,92 @@ def _suno_paths(p: Profile) -> dict[str, Any]:
         )
         paths["/suno/uploads/audio-url"] = _upload_path(p, submit["post"]["responses"])
         paths["/suno/act/timing/{clip_id}"] = _timing_path(fetch_one["get"]["responses"])
+        paths.update(_clip_action_paths(fetch_one["get"]["responses"]))
+        paths["/suno/persona/create/"] = _persona_path(submit["post"]["responses"])
     return paths
+
+
+_NOT_YOURS = "invalid_request: the id is not a clip of one of the caller's tasks (unknown, " \
+    "another key's, another namespace's); nothing is stored."
+
+
+def _clip_action_paths(fetch_responses: dict[str, Any]) -> dict[str, Any]:
+    """GET /suno/act/{wav,mp4,stems}/{clip_id}: ElkAPI only (reference section 10)."""
+    base = {k: v for k, v in fetch_responses.items() if k not in ("200", "400")}
+    not_yours = _response(_NOT_YOURS, JSON_UTF8, _ref("TaskError"))
+    clip_id = {"name": "clip_id", "in": "path", "required": True,
+               "description": "a clip id of one of the caller's tasks", "schema": _PATH_SEGMENT}
+
+    def export(kind: str, guess: str) -> dict[str, Any]:
+        return {"get": {
+            "tags": ["suno"],
+            "operationId": f"clip{kind.capitalize()}",
+            "summary": f"A clip's {kind.upper()} export (ElkAPI)",
+            "description": (
+                f"data is the clip id{guess}. The file sits beside the clip's MP3: its "
+                f"audio_url with .{kind} for .mp3 (https://cdn1.suno.ai/<clip id>.{kind}; the "
+                f"fake's /__media/.../cdn1/<clip id>.{kind}), served once the clip is complete."
+            ),
+            "parameters": [clip_id, _NAMESPACE],
+            "responses": {
+                **base,
+                "200": _response("The clip id in the success envelope.", JSON,
+                                 _ref("ExportResponse")),
+                "400": not_yours,
+            },
+        }}
+
+    stems = {"get": {
+        "tags": ["suno"],
+        "operationId": "clipStems",
+        "summary": "A clip's stems, vocals and instrumental (ElkAPI)",
+        "description": (
+            "The first call for a clip starts its stems (X-Mock-Scenario picks the scenario, "
+            "stems_success by default); every call answers the same two clips, their status "
+            "moving queued, streaming, complete on the fake's clock. Ask again to poll; their "
+            "audio_url and covers are served as any clip's."
+        ),
+        "parameters": [clip_id, {"$ref": "#/components/parameters/Scenario"}, _NAMESPACE],
+        "responses": {
+            **base,
+            "200": _response("Suno's raw answer (no envelope).", JSON, _ref("StemsResponse")),
+            "400": _response(_NOT_YOURS + " Or an X-Mock-Scenario that is not a STEMS one.",
+                             JSON_UTF8, _ref("TaskError")),
+        },
+    }}
+    return {
+        "/suno/act/wav/{clip_id}": export("wav", " (kkiai's page)"),
+        "/suno/act/mp4/{clip_id}": export("mp4", " (not captured: a guess shaped like wav)"),
+        "/suno/act/stems/{clip_id}": stems,
+    }
+
+
+def _persona_path(submit_responses: dict[str, Any]) -> dict[str, Any]:
+    """POST /suno/persona/create/: ElkAPI only (reference section 10)."""
+    responses = {k: v for k, v in submit_responses.items() if k not in ("200", "400", "503")}
+    responses["200"] = _response(
+        "Suno's raw persona (no envelope); clip is its root clip as a fetch shows it now.",
+        JSON, _ref("Persona"))
+    responses["400"] = _response(
+        "invalid_request: the body is not JSON or does not bind, root_clip_id or name missing "
+        "or empty, root_clip_id or an id in clips not a clip of the caller's tasks; nothing "
+        "is stored.",
+        JSON_UTF8,
+        _ref("TaskError"),
+    )
+    return {"post": {
+        "tags": ["suno"],
+        "operationId": "createPersona",
+        "summary": "Make a persona of one of the caller's clips (ElkAPI)",
+        "description": (
+            "Its id is a persona_id the same key's POST /suno/submit/music may name; another "
+            "key's or an unknown persona_id there is 400 invalid_request."
+        ),
+        "parameters": [_NAMESPACE],
+        "requestBody": {"required": True, "content": {JSON: {"schema": _ref("PersonaRequest")}}},
+        "responses": responses,
+        "x-deviations": [d for d in DEVIATIONS if "persona" in d["where"]],
+    }}
 
 
 def _timing_path(fetch_responses: dict[str, Any]) -> dict[str, Any]:
@@ -716,12 +812,17 @@ def _media_paths() -> dict[str, Any]:
 
     audio = {"description": "MP3; HEAD and Range (206) as a CDN answers them.",
              "content": {"audio/mpeg": {"schema": {"type": "string", "format": "binary"}}}}
+    files = {"description": "MP3, WAV (16-bit PCM) or MP4 (H.264 + AAC); HEAD and Range (206) "
+             "as a CDN answers them.",
+             "content": {kind: {"schema": {"type": "string", "format": "binary"}}
+                         for kind in ("audio/mpeg", "audio/wav", "video/mp4")}}
     image = {"description": "JPEG cover.",
              "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
     return {
         "/__media/{namespace}/{task_id}/cdn1/{file}": op(
-            "A complete clip's audio: <clip id>.mp3", "mediaAudio",
-            [segment("file", "<clip id>.mp3")], {"200": audio, "206": audio}),
+            "A complete clip's audio and exports: <clip id>.mp3, .wav, .mp4", "mediaAudio",
+            [segment("file", "<clip id>.mp3, <clip id>.wav or <clip id>.mp4")],
+            {"200": files, "206": files}),
         "/__media/{namespace}/{task_id}/cdn2/{file}": op(
             "A clip's cover: image_<clip id>.jpeg or image_large_<clip id>.jpeg", "mediaCover",
             [segment("file", "image_<clip id>.jpeg or image_large_<clip id>.jpeg")],

@@ -49,6 +49,11 @@ KINDS: dict[str, str] = {
     "drift-report": "drift-report.schema.json",
     "drift-baseline": "baseline.schema.json",
     "seed": "seed.schema.json",
+    # ElkAPI's clip actions (clip-actions.schema.json).
+    "export-response": "clip-actions.schema.json#/definitions/export-response",
+    "stems-response": "clip-actions.schema.json#/definitions/stems-response",
+    "persona-request": "clip-actions.schema.json#/definitions/persona-request",
+    "persona": "clip-actions.schema.json#/definitions/persona",
     # The fake's own API (admin.schema.json): request bodies, then answers.
     "admin-empty": "admin.schema.json#/definitions/empty",
     "admin-clock-advance": "admin.schema.json#/definitions/clock-advance",

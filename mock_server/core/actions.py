@@ -77,7 +77,9 @@ class Action:
     """One submit action: how its body binds, what its task keeps and shows."""
 
     name: str  # upper case, as the route sees it: MUSIC
-    data: str  # what a finished task's data holds: "clips" or "lyrics" (a scenario step's data)
+    # What a finished task's data holds: "clips" or "lyrics" (a scenario step's data); None for
+    # a record that is no task (PERSONA).
+    data: str | None
     quota: int  # the task object's quota field
     default_scenario: str  # the scenario a submit without X-Mock-Scenario follows
     # The body as gin binds it: Go field name -> JSON types, and the Go type names of its errors.
@@ -166,6 +168,42 @@ ACTIONS: dict[str, Action] = {
             surfaces=("elkapi",),
             submit_route=False,
             clip_count=1,
+        ),
+        # ElkAPI only: GET /suno/act/stems/{clip_id}, the clip's vocals and instrumental as
+        # two clips of their own. One task per (caller, clip), made by the first call.
+        Action(
+            "STEMS",
+            data="clips",
+            quota=0,
+            default_scenario="stems_success",
+            bind={},
+            go_type=("", ""),
+            kept=(),
+            surfaces=("elkapi",),
+            submit_route=False,
+            clip_count=2,
+        ),
+        # ElkAPI only: POST /suno/persona/create/, a persona of one of the caller's clips. Kept
+        # as a record of the task store (every backend, its limits and resets), on a shelf of
+        # the caller's that fetches never look at (pipeline.persona_shelf). It is no task: its
+        # scenario holds it at NOT_START with no data, a valid task wherever one is shown.
+        Action(
+            "PERSONA",
+            data=None,
+            quota=0,
+            default_scenario="persona_created",
+            bind={
+                "root_clip_id": (str,),
+                "name": (str,),
+                "description": (str,),
+                "clips": (list,),
+                "is_public": (bool,),
+            },
+            go_type=("dto.SunoPersonaReq", "SunoPersonaReq"),
+            kept=("root_clip_id", "name", "description", "clips", "is_public"),
+            required={"root_clip_id": "root_clip_id is empty", "name": "name is empty"},
+            surfaces=("elkapi",),
+            submit_route=False,
         ),
     )
 }

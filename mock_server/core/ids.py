@@ -7,8 +7,9 @@ import random
 import re
 import string
 import time
+import uuid
 
-__all__ = ["TASK_ID_PATTERNS", "is_task_id", "new_request_id", "new_task_id"]
+__all__ = ["TASK_ID_PATTERNS", "derived_task_id", "is_task_id", "new_request_id", "new_task_id"]
 
 # What new_task_id makes in each format: an id given by a caller (admin, seed file) must match.
 TASK_ID_PATTERNS = {
@@ -53,6 +54,23 @@ def new_task_id(fmt: str) -> str:
         return _uuid4_hex()
     if fmt == "task_alnum32":
         return "task_" + _alnum(32)
+    raise ValueError(f"unknown id format {fmt!r}")
+
+
+_DERIVED = uuid.UUID("0d6c2f4a-9e1b-4b7e-8a35-6f2e1c9b7d40")
+
+
+def derived_task_id(fmt: str, *parts: str) -> str:
+    """A task id in format ``fmt`` that is always the same for the same ``parts``: for tasks a
+    request finds again rather than makes twice (a clip's stems)."""
+    h = uuid.uuid5(_DERIVED, "\x00".join(parts)).hex
+    if fmt == "uuid":
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    if fmt == "hex32":
+        return h
+    if fmt == "task_alnum32":
+        raw = uuid.uuid5(_DERIVED, h).bytes + bytes.fromhex(h)  # 32 bytes, 32 characters
+        return "task_" + "".join(_ALNUM[b % 62] for b in raw)
     raise ValueError(f"unknown id format {fmt!r}")
 
 

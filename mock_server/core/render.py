@@ -16,7 +16,15 @@ from mock_server.core.media_urls import local_urls
 from mock_server.core.record import TaskRecord
 from mock_server.core.scenarios import Scenario, Step
 
-__all__ = ["aligned_lyrics", "clip_facts", "clip_ids", "model_of", "mysql_order", "render_task"]
+__all__ = [
+    "aligned_lyrics",
+    "clip_facts",
+    "clip_ids",
+    "model_of",
+    "mysql_order",
+    "persona_object",
+    "render_task",
+]
 
 # mv -> (model_name, major_model_version), as Suno reports them.
 _MODELS = {
@@ -123,6 +131,9 @@ def _lineage(record: TaskRecord) -> dict[str, Any]:
     if not isinstance(source, dict):
         return {}
     before = list(source.get("history") or [])
+    if record.action == "STEMS":
+        return {"type": "stem", "stem_from_id": source["id"],
+                "history": [{"id": source["id"], "type": "stem"}]}
     if record.action == "CONCAT":
         return {
             "type": "concat",
@@ -352,6 +363,33 @@ def render_task(
         name: values[name]
         for name in profile.task_fields
         if not (name in profile.omitempty and values[name] in ("", None, 0))
+    }
+
+
+def persona_object(record: TaskRecord, clip: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A persona (a PERSONA record) as Suno shows it; ``clip``: its root clip as rendered now.
+
+    The reference names id, name, description, root_clip_id and clip; the rest is the shape of
+    Suno's persona objects as the lineage's docs show them, not a capture.
+    """
+    r = record.request
+    clips = [c for c in r.get("clips") or [] if isinstance(c, str)]
+    return {
+        "id": record.task_id,
+        "name": r.get("name", ""),
+        "description": r.get("description", ""),
+        "root_clip_id": r.get("root_clip_id", ""),
+        "clip": None if clip is None else dict(clip),
+        "persona_clips": [{"clip_id": c} for c in clips],
+        "clip_count": len(clips),
+        "user_display_name": "SunoMock",
+        "user_handle": "sunomock",
+        "is_public": bool(r.get("is_public", False)),
+        "is_owned": True,
+        "is_trashed": False,
+        "is_suno_persona": False,
+        "upvote_count": 0,
+        "created_at": _iso(record.submit_time),
     }
 
 

@@ -1,18 +1,23 @@
-"""Audio for a clip: a short melody drawn from the clip id, looped to the clip's length, as MP3.
+"""Audio for a clip: a short melody drawn from the clip id, looped to the clip's length, as MP3
+or WAV.
 
 Every clip sounds different (scale, tempo and notes come from a digest of its id) and the same
-clip always sounds the same. LAME (through lameenc) does the encoding; nothing is hand-framed.
+clip always sounds the same. LAME (through lameenc) encodes the MP3, the stdlib ``wave`` module
+writes the WAV; nothing is hand-framed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import math
+import sys
+import wave
 from array import array
 
 import lameenc
 
-__all__ = ["BITRATE_KBPS", "RATE", "melody_pcm", "mp3_for"]
+__all__ = ["BITRATE_KBPS", "RATE", "melody_pcm", "mp3_for", "pcm_for", "wav_for"]
 
 RATE = 16_000  # Hz, mono: MPEG-2 layer III, small files that every player takes
 BITRATE_KBPS = 32
@@ -44,16 +49,37 @@ def melody_pcm(clip_id: str) -> bytes:
     return samples.tobytes()
 
 
-def mp3_for(clip_id: str, seconds: float) -> bytes:
-    """An MP3 of ``clip_id``'s melody, looped to ``seconds`` (at least one phrase)."""
+def pcm_for(clip_id: str, seconds: float) -> bytes:
+    """16-bit mono PCM at ``RATE``: ``clip_id``'s melody looped to ``seconds`` (at least one
+    sample). The MP3, the WAV and the MP4 of a clip are all made from it, so they sound alike."""
     phrase = melody_pcm(clip_id)
     total = max(1, round(seconds * RATE)) * 2  # bytes of 16-bit PCM
     repeats, rest = divmod(total, len(phrase))
-    pcm = phrase * repeats + phrase[:rest]
+    return phrase * repeats + phrase[:rest]
+
+
+def mp3_for(clip_id: str, seconds: float) -> bytes:
+    """An MP3 of ``clip_id``'s melody, looped to ``seconds``."""
     encoder = lameenc.Encoder()
     encoder.set_channels(1)
     encoder.set_in_sample_rate(RATE)
     encoder.set_out_sample_rate(RATE)
     encoder.set_bit_rate(BITRATE_KBPS)
     encoder.set_quality(7)  # fast; a test tone needs no more
-    return bytes(encoder.encode(pcm) + encoder.flush())
+    return bytes(encoder.encode(pcm_for(clip_id, seconds)) + encoder.flush())
+
+
+def wav_for(clip_id: str, seconds: float) -> bytes:
+    """A WAV (RIFF, 16-bit PCM, mono, ``RATE`` Hz) of the same audio as ``mp3_for``."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(RATE)
+        pcm = pcm_for(clip_id, seconds)
+        if sys.byteorder == "big":  # WAV is little-endian; array("h") is native
+            swapped = array("h", pcm)
+            swapped.byteswap()
+            pcm = swapped.tobytes()
+        wav.writeframes(pcm)
+    return out.getvalue()

@@ -8,8 +8,9 @@ from typing import Any
 from mock_server.core.cache import BoundedCache
 from mock_server.core.record import TaskRecord
 from mock_server.core.render import clip_durations
-from mock_server.media.audio import mp3_for
+from mock_server.media.audio import mp3_for, wav_for
 from mock_server.media.covers import SIZES, cover_jpeg
+from mock_server.media.video import mp4_for
 from mock_server.service.mock_service import MockService
 
 __all__ = ["ClipView", "MediaShelf"]
@@ -36,12 +37,15 @@ class ClipView:
 
 
 class MediaShelf:
-    """Audio and covers per clip. Each is costly to make (an MP3 of a 3-minute clip takes
-    about 0.4 s to encode) and never changes, so both are kept in bounded caches."""
+    """Audio, video and covers per clip. Each is costly to make (an MP3 of a 3-minute clip
+    takes about 0.2 s to encode, its MP4 0.4 s) and never changes, so all are kept in bounded
+    caches. A WAV is cheap to write but large, so few are kept."""
 
     def __init__(self, service: MockService) -> None:
         self.service = service
         self._audio: BoundedCache[tuple[str, float], bytes] = BoundedCache(32)  # ~0.7 MB each
+        self._wav: BoundedCache[tuple[str, float], bytes] = BoundedCache(4)  # ~5.8 MB each
+        self._video: BoundedCache[tuple[str, float], bytes] = BoundedCache(16)  # ~0.8 MB each
         self._covers: BoundedCache[tuple[str, str, int, str, str], bytes] = BoundedCache(256)
 
     def clip(self, ns: str, task_id: str, clip_id: str) -> ClipView | None:
@@ -77,6 +81,19 @@ class MediaShelf:
         seconds = round(view.final_seconds, 2)
         key = (str(view.clip["id"]), seconds)
         return self._audio.get_or_make(key, lambda: mp3_for(key[0], seconds))
+
+    def wav(self, view: ClipView) -> bytes:
+        seconds = round(view.final_seconds, 2)
+        key = (str(view.clip["id"]), seconds)
+        return self._wav.get_or_make(key, lambda: wav_for(key[0], seconds))
+
+    def mp4(self, view: ClipView) -> bytes:
+        """The clip's cover (the small one) over its audio."""
+        seconds = round(view.final_seconds, 2)
+        key = (str(view.clip["id"]), seconds)
+        return self._video.get_or_make(
+            key, lambda: mp4_for(key[0], seconds, self.cover(view, "image"))
+        )
 
     def cover(self, view: ClipView, kind: str) -> bytes:
         clip = view.clip

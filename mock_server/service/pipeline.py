@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 from mock_server.core.actions import ACTIONS, MUSIC_TASKS, SOURCE_TASKS, Action, channel_model
 from mock_server.core.hooks import HOOK_FIELD, hook_problem
 from mock_server.core.identity import owner_of
-from mock_server.core.ids import new_request_id
+from mock_server.core.ids import derived_task_id, new_request_id
 from mock_server.core.media_urls import PLACEHOLDER, media_origin
-from mock_server.core.render import aligned_lyrics
+from mock_server.core.record import TaskRecord
+from mock_server.core.render import aligned_lyrics, persona_object
 from mock_server.errors import BindError, StoreUnavailable
 from mock_server.service.mock_service import MockService
 from mock_server.service.rendered import success_body
@@ -51,11 +52,15 @@ __all__ = [
     "Route",
     "authenticate",
     "begin",
+    "clip_export",
+    "create_persona",
     "fetch",
     "fetch_one",
     "finish",
     "journal_entry",
     "owner_of_key",
+    "persona_shelf",
+    "stems",
     "submit",
     "timing",
     "upload_audio_url",
@@ -316,6 +321,12 @@ def _submit(service: MockService, call: Call, action: Action) -> Answer:
         if service.store.get(call.ns, owner, origin) is None:
             raise task_error(400, "task_not_exist", "task_origin_not_exist")
     source = _source(service, call, owner, action, fields)
+    # ElkAPI's persona_id names one of the caller's personas (POST /suno/persona/create/).
+    persona = fields.get("persona_id") if profile.surface == "elkapi" else None
+    if persona and action.name == "MUSIC" and _persona(service, call.ns, owner, persona) is None:
+        raise task_error(
+            400, "invalid_request", f"persona_id {persona!r} is not one of your personas"
+        )
     scenario = service.resolve_scenario(action.name, call.scenario)
     now, entry, token = _work(service, call)
     task_id = service.submit(
@@ -336,16 +347,105 @@ def _submit(service: MockService, call: Call, action: Action) -> Answer:
     )
 
 
+def _own_clip(
+    service: MockService, call: Call, owner: str, clip_id: str, name: str = "clip_id"
+) -> dict[str, Any]:
+    """The facts of the caller's clip ``clip_id`` (find_clip), or the 400 a source clip that is
+    not the caller's gets."""
+    facts = service.find_clip(call.ns, owner, clip_id)
+    if facts is None:
+        raise task_error(
+            400, "invalid_request", f"{name} {clip_id!r} is not a clip of one of your tasks"
+        )
+    return facts
+
+
 def timing(service: MockService, call: Call) -> Answer:
     """GET /suno/act/timing/{clip_id} (ElkAPI): the caller's clip's lyrics aligned in time, as
     Suno's raw answer (``call.task_id`` holds the clip id)."""
     owner = authenticate(service, call)
-    facts = service.find_clip(call.ns, owner, call.task_id)
-    if facts is None:
-        raise task_error(
-            400, "invalid_request", f"clip_id {call.task_id!r} is not a clip of one of your tasks"
-        )
-    return _json(gojson.dumpb(aligned_lyrics(facts)))
+    return _json(gojson.dumpb(aligned_lyrics(_own_clip(service, call, owner, call.task_id))))
+
+
+def clip_export(service: MockService, call: Call) -> Answer:
+    """GET /suno/act/wav/{clip_id} and /suno/act/mp4/{clip_id} (ElkAPI): the clip id in the
+    success envelope. The file is beside the clip's MP3 (cdn1/<clip id>.wav, .mp4), served once
+    the clip is complete (docs/reference/media.md)."""
+    owner = authenticate(service, call)
+    _own_clip(service, call, owner, call.task_id)
+    return _json(success_body(call.task_id))
+
+
+def stems(service: MockService, call: Call) -> Answer:
+    """GET /suno/act/stems/{clip_id} (ElkAPI): the clip's stems as Suno's raw ``{"clips":[…]}``.
+
+    The stems are the clips of a STEMS task of the caller's, made by the first call for the
+    clip (X-Mock-Scenario chooses its scenario) and found again by its derived id, so every call
+    for the clip shows the same clips, their status moving on the fake's clock. Asking again is
+    how an app polls them (their media is served like any clip's).
+    """
+    owner = authenticate(service, call)
+    facts = _own_clip(service, call, owner, call.task_id)
+    task_id = derived_task_id(service.profile.id_format, "stems", owner, call.task_id)
+    record = service.store.get(call.ns, owner, task_id)
+    if record is None:
+        # Two first calls at once both add it; the later one restarts it milliseconds later.
+        scenario = service.resolve_scenario("STEMS", call.scenario)
+        now, entry, token = _work(service, call)
+        service.submit(owner, "STEMS", {}, scenario, ns=call.ns, now=now, journal=entry,
+                       token=token, task_id=task_id, source=facts)
+        call.journaled = None if entry is None else 200
+        record = service.store.get(call.ns, owner, task_id)
+        if record is None:  # reset or swept between the two calls
+            raise task_error(400, "invalid_request", "stems task vanished: ask again")
+    data = service.render(record, call.ns)["data"]
+    return _tasks(service, call, gojson.dumpb({"clips": data if isinstance(data, list) else []}))
+
+
+def persona_shelf(owner: str) -> str:
+    """Where ``owner``'s personas are kept in the task store: an owner no key digests to
+    (owner ids are ``o_`` and hex), so no fetch ever finds a persona as a task."""
+    return owner + "/personas"
+
+
+def _persona(service: MockService, ns: str, owner: str, persona_id: str) -> TaskRecord | None:
+    """``owner``'s persona ``persona_id`` (its record), or None."""
+    record = service.store.get(ns, persona_shelf(owner), persona_id)
+    return record if record is not None and record.action == "PERSONA" else None
+
+
+def create_persona(service: MockService, call: Call) -> Answer:
+    """POST /suno/persona/create/ (ElkAPI): a persona of the caller's clip, as Suno's raw
+    persona object; its ``id`` is a ``persona_id`` the caller's music submits may name."""
+    owner = authenticate(service, call)
+    action = ACTIONS["PERSONA"]
+    body = call.read()
+    if not mimetype_of(call.content_type).endswith("json"):
+        raise task_error(400, "invalid_request", "Content-Type must be application/json")
+    try:
+        fields = bind_object(body, action.bind, *action.go_type, null=_NULL_SUBMIT)
+    except BindError as exc:
+        raise task_error(400, "invalid_request", str(exc)) from None
+    problem = action.missing(fields)
+    if problem is not None:
+        raise task_error(400, "invalid_request", problem)
+    root = _own_clip(service, call, owner, fields["root_clip_id"], "root_clip_id")
+    for index, clip_id in enumerate(fields.get("clips") or []):
+        if not isinstance(clip_id, str):
+            raise task_error(400, "invalid_request", f"clips[{index}] is not a clip id (a string)")
+        _own_clip(service, call, owner, clip_id, "clips[]")
+    scenario = service.resolve_scenario("PERSONA", call.scenario)
+    now, entry, token = _work(service, call)
+    persona_id = service.submit(persona_shelf(owner), "PERSONA", fields, scenario, ns=call.ns,
+                                now=now, journal=entry, token=token, source=root)
+    call.journaled = None if entry is None else 200
+    record = _persona(service, call.ns, owner, persona_id)
+    if record is None:  # reset or swept between the two calls
+        raise task_error(400, "invalid_request", "persona vanished: create it again")
+    source = service.store.get(call.ns, owner, str(root["task_id"]))
+    clips = [] if source is None else service.render(source, call.ns, now=now)["data"]
+    clip = next((c for c in clips or [] if c.get("id") == root["id"]), None)
+    return _tasks(service, call, gojson.dumpb(persona_object(record, clip)))
 
 
 def fetch(service: MockService, call: Call) -> Answer:

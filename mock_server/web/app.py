@@ -131,9 +131,23 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
         def upload_audio_url() -> Response:
             return run(pipeline.upload_audio_url)
 
+        # The clip actions; the fast path leaves them to Flask.
         @app.get("/suno/act/timing/<clip_id>")
-        def timing(clip_id: str) -> Response:  # the fast path leaves it to Flask
+        def timing(clip_id: str) -> Response:
             return run(pipeline.timing, task_id=clip_id)
+
+        @app.get("/suno/act/wav/<clip_id>")
+        @app.get("/suno/act/mp4/<clip_id>")
+        def clip_export(clip_id: str) -> Response:
+            return run(pipeline.clip_export, task_id=clip_id)
+
+        @app.get("/suno/act/stems/<clip_id>")
+        def stems(clip_id: str) -> Response:
+            return run(pipeline.stems, task_id=clip_id)
+
+        @app.post("/suno/persona/create/")
+        def create_persona() -> Response:
+            return run(pipeline.create_persona)
 
     @app.post("/suno/fetch")
     def fetch() -> Response:

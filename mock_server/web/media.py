@@ -1,8 +1,9 @@
-"""Media routes: the MP3s, the audio stream and the covers that tasks' clip URLs name.
+"""Media routes: the MP3s, WAVs, MP4s, the audio stream and the covers that clip URLs name.
 
 Open to every client, as Suno's CDN is (no key, no admin token), with CORS so a browser app on
 another origin can play and draw them. Paths keep the CDN's shapes after our prefix:
-``/__media/<namespace>/<task id>/cdn1/<clip id>.mp3``, ``.../cdn2/image_<clip id>.jpeg``,
+``/__media/<namespace>/<task id>/cdn1/<clip id>.mp3`` (and ``.wav``, ``.mp4``: the exports
+ElkAPI's /suno/act/ routes name), ``.../cdn2/image_<clip id>.jpeg``,
 ``.../cdn2/image_large_<clip id>.jpeg`` and ``.../audiopipe/?item_id=<clip id>``.
 """
 
@@ -54,14 +55,22 @@ def media_blueprint(service: MockService) -> Blueprint:
     def clip(ns_segment: str, task_id: str, clip_id: str) -> ClipView | None:
         return shelf.clip(namespace_from_segment(ns_segment), task_id, clip_id)
 
+    files: dict[str, tuple[Callable[[ClipView], bytes], str]] = {
+        "mp3": (shelf.mp3, "audio/mpeg"),
+        "wav": (shelf.wav, "audio/wav"),
+        "mp4": (shelf.mp4, "video/mp4"),
+    }
+
     @bp.route("/<ns_segment>/<task_id>/cdn1/<name>", methods=["GET", "HEAD"])
     def audio(ns_segment: str, task_id: str, name: str) -> Response:
-        clip_id = name.removesuffix(".mp3")
-        view = clip(ns_segment, task_id, clip_id) if name.endswith(".mp3") else None
+        clip_id, _, extension = name.rpartition(".")
+        kind = files.get(extension)
+        view = clip(ns_segment, task_id, clip_id) if kind else None
         # The CDN has the file only once the clip is complete.
-        if view is None or view.status != "complete":
+        if kind is None or view is None or view.status != "complete":
             return _not_found("audio")
-        return _file(shelf.mp3(view), "audio/mpeg")
+        make, mimetype = kind
+        return _file(make(view), mimetype)
 
     @bp.route("/<ns_segment>/<task_id>/cdn2/<name>", methods=["GET", "HEAD"])
     def cover(ns_segment: str, task_id: str, name: str) -> Response:

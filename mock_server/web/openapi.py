@@ -23,6 +23,7 @@ from mock_server.contract.openapi import Exchange, openapi_document
 from mock_server.contract.profiles import load_profile
 from mock_server.core.config import Config
 from mock_server.core.ids import TASK_ID_PATTERNS
+from mock_server.core.render import clip_ids
 from mock_server.service.mock_service import MockService
 from mock_server.version import version
 from mock_server.wire.envelopes import JSON_UTF8
@@ -182,6 +183,9 @@ def _exchanges(profile: str, make_app: AppFactory) -> Iterator[Exchange]:
                "/suno/fetch/not-a-task", headers=_AUTH)
     rec.record("no_key", "No Authorization header", get, one, f"/suno/fetch/{ids['complete']}")
 
+    if rec.profile.surface == "elkapi":
+        _clip_action_exchanges(rec, clip_ids(ids["complete"], 2)[0])
+
     # The admin API and the probes.
     rec.record("pinned", "Pinned at a step", post, "/__mock/tasks/{task_id}/step",
                f"/__mock/tasks/{ids['streaming']}/step", json_body={"step": "queued"})
@@ -217,6 +221,34 @@ def _exchanges(profile: str, make_app: AppFactory) -> Iterator[Exchange]:
         status=200, content_type=JSON_UTF8, response={**health, "pid": 4242}))
     service.store.close()
     yield from rec.exchanges
+
+
+def _clip_action_exchanges(rec: _Recorder, clip: str) -> None:
+    """ElkAPI's clip actions on the complete example task's first clip."""
+    get = "GET"
+    for kind in ("wav", "mp4"):
+        path = f"/suno/act/{kind}/{{clip_id}}"
+        rec.record(kind, f"The clip's {kind.upper()} is beside its MP3", get, path,
+                   f"/suno/act/{kind}/{clip}", headers=_AUTH)
+        rec.record("unknown", "Not a clip of the caller's", get, path,
+                   f"/suno/act/{kind}/not-a-clip", headers=_AUTH)
+    stems = "/suno/act/stems/{clip_id}"
+    rec.record("queued", "The first call: two stems queued", get, stems,
+               f"/suno/act/stems/{clip}", headers=_AUTH)
+    rec.record("unknown", "Not a clip of the caller's", get, stems,
+               "/suno/act/stems/not-a-clip", headers=_AUTH)
+    create = "/suno/persona/create/"
+    body = {"root_clip_id": clip, "name": "Neon voice", "description": "bright synthwave",
+            "clips": [clip], "is_public": True}
+    persona = rec.record("persona", "", "POST", create, json_body=body, headers=_AUTH,
+                         keep=False)
+    rec.fixed[persona["id"]] = fixed = rec.new_id()  # a new id each run: shown as a fixed one
+    rec.exchanges.append(Exchange(
+        name="persona", summary="A persona of the caller's clip", method="POST", path=create,
+        status=200, content_type="application/json", response={**persona, "id": fixed},
+        request=body))
+    rec.record("not_yours", "A root clip that is not the caller's", "POST", create,
+               json_body={**body, "root_clip_id": "not-a-clip"}, headers=_AUTH)
 
 
 @cache
