@@ -70,9 +70,10 @@ RULES: dict[str, str] = {
     "timing-words-in-order": "timing: aligned words with start <= end, times increasing, within "
                              "the clip's duration; waveform_data a list of numbers",
     "result-refers-to-source": "the clips of an extend, cover, infill, stem or concat task "
-                               "name their source clip (metadata.history / concat_history); an "
-                               "extend is longer than continue_at; an upload's clip is type "
-                               "upload",
+                               "and a clip's stems name their source clip (metadata.history / "
+                               "concat_history); an extend is longer than continue_at; an "
+                               "upload's clip is type upload; a WAV or MP4 export answers its "
+                               "clip's id, a persona's root_clip_id is its clip",
     "route-refuses-bad-input": "bad input to an ElkAPI route (wrong types, missing fields, an "
                                "unknown clip, another key's clip) is 400 in the task envelope "
                                "with the code the reference names",
@@ -282,6 +283,15 @@ def _history_ids(meta: Mapping[str, Any], key: str) -> list[Any]:
         entries, list) else []
 
 
+def _check_about_clip(answer: Mapping[str, Any], meaning: str,
+                      source: Mapping[str, Any]) -> None:
+    """An export answers its clip's id; a persona is rooted in the clip it was made of."""
+    key = "data" if meaning == "export" else "root_clip_id"
+    if answer.get(key) != source.get("id"):
+        _fail("result-refers-to-source", f"$.{key} is {answer.get(key)!r}, not the clip asked "
+              f"about ({source.get('id')!r})")
+
+
 def _check_source(task: Mapping[str, Any], meaning: str, source: Mapping[str, Any],
                   body: Mapping[str, Any]) -> None:
     rule = "result-refers-to-source"
@@ -327,6 +337,10 @@ def check_route_meaning(
     raw answer ("timing") or the finished task its task id named."""
     if meaning == "timing":
         _check_timing(answer, source, obs)
+    elif meaning == "stems":  # Suno's raw clips, made from the source like a gen_stem's
+        _check_source({"data": answer.get("clips")}, "stem", source, {})
+    elif meaning in ("export", "persona"):
+        _check_about_clip(answer, meaning, source)
     elif meaning:
         _check_source(answer, meaning, source, body or {})
 

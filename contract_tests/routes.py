@@ -36,7 +36,8 @@ class RouteCase:
     body: Mapping[str, Any] | None = None  # JSON body of a POST
     # What the answer means beyond its schema (checks.check_route_meaning): "timing", or for a
     # task-id answer, what the task's clips show: "extend", "cover", "infill", "stem",
-    # "concat", "upload". "": the schema only.
+    # "concat", "upload"; for a raw answer about the clip: "stems", "export", "persona".
+    # "": the schema only.
     meaning: str = ""
     # Body fields that must be present: the "missing-fields" case leaves them out.
     required: tuple[str, ...] = ()
@@ -99,4 +100,16 @@ ROUTES: tuple[RouteCase, ...] = (
               schema="submit-response",
               body={"url": "https://suno-contract-kit.invalid/check.mp3"}, meaning="upload",
               required=("url",)),
+    # The clip actions start work upstream (stem separation, a WAV conversion, a video), which
+    # Suno and the aggregators bill: they spend, so drift never calls them.
+    RouteCase("stems", "GET", "/suno/act/stems/{clip_id}", CLIP, spends=True,
+              schema="stems-response", meaning="stems"),
+    RouteCase("wav", "GET", "/suno/act/wav/{clip_id}", CLIP, spends=True,
+              schema="export-response", meaning="export"),
+    RouteCase("mp4", "GET", "/suno/act/mp4/{clip_id}", CLIP, spends=True,
+              schema="export-response", meaning="export"),
+    RouteCase("persona", "POST", "/suno/persona/create/", CLIP, spends=True, schema="persona",
+              body={"root_clip_id": "{clip_id}", "name": "suno-contract-kit check",
+                    "description": "", "clips": ["{clip_id}"], "is_public": False},
+              meaning="persona", required=("root_clip_id",)),
 )

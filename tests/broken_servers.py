@@ -289,6 +289,14 @@ def _foreign_clips_accepted(app: WSGIApp) -> WSGIApp:
     return middleware
 
 
+def _export_of_another_clip(environ: dict[str, Any], status: int,
+                            payload: Any) -> tuple[int, Any]:
+    """act/wav answers a clip id, but not the one it was asked about."""
+    if environ["PATH_INFO"].startswith("/suno/act/wav/") and isinstance(payload, dict):
+        payload["data"] = "00000000-0000-4000-8000-0000000000aa"
+    return status, payload
+
+
 # name -> (how to break the fake, rules the failure output must name, whether the suite must
 # spend to see it: those run with a budget, on a fake whose MUSIC tasks end at the first poll)
 BROKEN_ROUTES: dict[str, tuple[Callable[[WSGIApp], WSGIApp], tuple[str, ...], bool]] = {
@@ -304,6 +312,9 @@ BROKEN_ROUTES: dict[str, tuple[Callable[[WSGIApp], WSGIApp], tuple[str, ...], bo
     "extend-forgets-its-source": (
         lambda app: _rewriting(app, _history_forgotten),
         ("result-refers-to-source", "not the source clip"), True),
+    "wav-names-another-clip": (
+        lambda app: _rewriting(app, _export_of_another_clip),
+        ("result-refers-to-source", "not the clip asked about"), True),
 }
 
 

@@ -36,3 +36,10 @@ def test_required_fields_name_their_message() -> None:
     assert ACTIONS["LYRICS"].missing({"prompt": ""}) == "prompt_empty"
     assert ACTIONS["LYRICS"].missing({"prompt": "words"}) is None
     assert ACTIONS["MUSIC"].missing({}) is None
+
+
+def test_a_config_naming_some_default_scenarios_keeps_the_others():
+    # Written before a newer action existed, such a Config must still serve it (was a 500).
+    config = Config(default_scenarios={"MUSIC": "music_instant"})
+    assert config.default_scenarios["MUSIC"] == "music_instant"
+    assert config.default_scenarios["PERSONA"] == ACTIONS["PERSONA"].default_scenario

@@ -185,6 +185,13 @@ BROKEN: list[tuple[str, Callable[[], object], str]] = [
     ("concat of another clip", made("concat", kind="concat", concat=[{"id": "clip-2"}]),
      "result-refers-to-source"),
     ("upload typed gen", made("upload"), "result-refers-to-source"),
+    ("stems of another clip", lambda: checks.check_route_meaning("stems", {"clips": [
+        {"id": "s-1", "metadata": {"type": "stem", "history": [{"id": "clip-2"}]}}]}, CLIP),
+     "result-refers-to-source"),
+    ("export of another clip", lambda: checks.check_route_meaning(
+        "export", {**OK, "data": "clip-2"}, CLIP), "result-refers-to-source"),
+    ("persona rooted elsewhere", lambda: checks.check_route_meaning(
+        "persona", {"id": "p-1", "root_clip_id": "clip-2"}, CLIP), "result-refers-to-source"),
     ("other key's clip accepted", lambda: checks.check_refused(
         obs(200, {**OK, "data": "task-1"}), ("invalid_request",)), "route-refuses-bad-input"),
     ("unknown clip a 500", lambda: checks.check_refused(
@@ -212,12 +219,17 @@ BROKEN: list[tuple[str, Callable[[], object], str]] = [
     made("stem", kind="stem", history=[{"id": "clip-1"}], duration=60.0),
     made("concat", kind="concat", concat=[{"id": "clip-0"}, {"id": "clip-1"}]),
     made("upload", kind="upload"),
+    lambda: checks.check_route_meaning("stems", {"clips": [
+        {"id": "s-1", "metadata": {"type": "stem", "history": [{"id": "clip-1"}]}}]}, CLIP),
+    lambda: checks.check_route_meaning("export", {**OK, "data": "clip-1"}, CLIP),
+    lambda: checks.check_route_meaning("persona", {"id": "p-1", "root_clip_id": "clip-1"}, CLIP),
     lambda: checks.check_refused(obs(400, {"code": "task_not_exist", "message": "",
                                            "data": None}), ("invalid_request", "task_not_exist")),
     lambda: checks.check_no_route(obs(200, b"<!doctype html>", ct="text/html; charset=utf-8")),
     lambda: checks.check_keys_dropped(task(), "extend"),
     lambda: checks.check_nothing_stored(None, None, obs(400, {})),
-], ids=["timing", "no-words", "extend", "cover", "stem", "concat", "upload", "foreign-origin",
+], ids=["timing", "no-words", "extend", "cover", "stem", "concat", "upload", "stems", "export",
+        "persona", "foreign-origin",
         "no-route", "dropped", "live-cannot-count"])
 def test_route_answers_that_keep_the_contract_pass(check: Callable[[], object]) -> None:
     check()

@@ -41,6 +41,8 @@ class Config:
     admin_token: str | None = None
     fixtures: tuple[str, ...] = ()
     faults: tuple[str, ...] = ()  # fault files or bundled fault profile names, applied at start
+    # Per action; an action left out keeps its ACTIONS default (a Config that names only
+    # MUSIC's must not leave a newer action without one).
     default_scenarios: dict[str, str] = field(
         default_factory=lambda: {name: a.default_scenario for name, a in ACTIONS.items()}
     )
@@ -75,6 +77,9 @@ class Config:
     callback_backoff: float = 1.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "default_scenarios", {
+            **{name: a.default_scenario for name, a in ACTIONS.items()},
+            **self.default_scenarios})
         if self.clock not in ("wall", "manual"):
             raise ConfigError(f"clock must be 'wall' or 'manual', not {self.clock!r}")
         if self.speed <= 0:
