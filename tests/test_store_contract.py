@@ -415,7 +415,7 @@ def test_a_sqlite_read_gives_up_on_a_stuck_worker_with_a_warning(
     write = stuck._write_behind  # type: ignore[attr-defined]
     stuck._write_behind = lambda pending: (release.wait(10), write(pending))  # type: ignore[attr-defined]
     try:
-        stuck.journal_append("", {"i": 1})
+        reader.journal_append("", {"i": 1})  # the reader's own writes behind are not stuck
         stuck.poll_later("", "o_alice", [], journal={"i": 2})
         assert reader.journal("") == [{"i": 1}]  # after 0.1 s, without the stuck entry
         assert "deferred writes of another worker not in after 0.1 s" in caplog.text
