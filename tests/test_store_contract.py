@@ -202,6 +202,23 @@ def test_a_poll_journals_only_when_it_found_a_task(store: Seedable) -> None:
 
 
 @all_backends
+def test_journal_entries_come_back_as_written_with_their_answers(store: Seedable) -> None:
+    """Shared stores keep ``response`` beside the entry's JSON: any text, newlines too."""
+    answer = '{"code":"success",\n "data":"\u2028 line\nbreaks \\n"}\r\n'
+    entries = [
+        {"i": 1, "body": "a\nb", "response": answer},
+        {"i": 2, "body": None, "response": None},
+        {"i": 3, "response": ""},
+        {"i": 4},
+    ]
+    store.add("", record("t1", seq=0), journal=entries[0])
+    store.poll("", "o_alice", ["t1"], journal=entries[1])
+    for entry in entries[2:]:
+        store.journal_append("", entry)
+    assert store.journal("") == entries
+
+
+@all_backends
 def test_settings_hold_clock_and_rules_under_a_token_that_changes_with_them(
     store: Seedable,
 ) -> None:
