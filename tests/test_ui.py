@@ -18,7 +18,7 @@ from mock_server import Config, TaskRecord, create_app
 from mock_server.core.scenarios import ScenarioBook
 from mock_server.faults.transport import ConnectionDropped
 from mock_server.web.ui import UI_TOKEN_COOKIE
-from mock_server.web.ui.views import entry_views, fmt_offset, parse_time, polls_of
+from mock_server.web.ui.views import ClipPlayer, entry_views, fmt_offset, parse_time, polls_of
 from tests.conftest import ROOT
 
 START = 1_700_000_000
@@ -521,3 +521,13 @@ def test_a_tasks_polls_show_the_status_each_was_sent(client):
     sent = re.findall(r'<td class="sent"><span class="status st-\w+">(\w+)</span>', page)
     # The second poll was sent the pinned SUCCESS, which its timeline (at +0s) does not give.
     assert sent == ["NOT_START", "SUCCESS"]
+
+
+def test_a_players_dom_id_holds_while_its_urls_do():
+    """The live refresh keeps a player by its id: same URLs, same player; new URLs (a clip that
+    completed: its MP3 instead of the stream) a new one."""
+    streaming = ClipPlayer("c 1", "t", "streaming", "http://x/audiopipe/?item_id=c", "http://x/i")
+    again = ClipPlayer("c 1", "t", "streaming", "http://x/audiopipe/?item_id=c", "http://x/i")
+    done = ClipPlayer("c 1", "t", "complete", "http://x/cdn1/c.mp3", "http://x/i")
+    assert streaming.dom_id == again.dom_id != done.dom_id
+    assert re.fullmatch(r"clip-c_1-[0-9a-f]{10}", done.dom_id)

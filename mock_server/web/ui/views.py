@@ -11,6 +11,7 @@ from the task's poll count, its number.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -397,6 +398,13 @@ class ClipPlayer:
     status: str
     audio: str
     image: str
+
+    @property
+    def dom_id(self) -> str:
+        """Stable while its media URLs are: the page's live refresh keeps the player (it would
+        stop a clip being played), and swaps it when a URL changes (a clip that completed)."""
+        digest = hashlib.sha1(f"{self.audio}\n{self.image}".encode()).hexdigest()[:10]
+        return f"clip-{_DOM_ID.sub('_', self.clip_id)}-{digest}"
 
 
 def clip_players(task: Mapping[str, Any], origin: str) -> list[ClipPlayer]:
