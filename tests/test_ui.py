@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from mock_server import Config, TaskRecord, create_app
 from mock_server.core.scenarios import ScenarioBook
 from mock_server.faults.transport import ConnectionDropped
-from mock_server.web.ui import UI_TOKEN_COOKIE
+from mock_server.web.ui import UI_TOKEN_COOKIE, content_policy
 from mock_server.web.ui.views import ClipPlayer, entry_views, fmt_offset, parse_time, polls_of
 from tests.conftest import ROOT
 
@@ -531,3 +531,30 @@ def test_a_players_dom_id_holds_while_its_urls_do():
     done = ClipPlayer("c 1", "t", "complete", "http://x/cdn1/c.mp3", "http://x/i")
     assert streaming.dom_id == again.dom_id != done.dom_id
     assert re.fullmatch(r"clip-c_1-[0-9a-f]{10}", done.dom_id)
+
+
+def test_the_policy_lets_players_reach_the_media_base_url_and_nothing_else():
+    default = create_app(Config(clock="manual")).test_client()
+    policy = default.get("/__mock/ui/").headers["Content-Security-Policy"]
+    assert "img-src 'self';" in policy and "media-src 'self';" in policy
+
+    base = "http://media.test:9000/behind/a/proxy"
+    elsewhere = create_app(Config(clock="manual", media_base_url=base, poll_interval=0))
+    client = elsewhere.test_client()
+    task_id = submit(client)
+    client.post("/__mock/clock/advance", json={"seconds": 200})
+    page = client.get(f"/__mock/ui/tasks/{task_id}")
+    policy = page.headers["Content-Security-Policy"]
+    assert "img-src 'self' http://media.test:9000;" in policy
+    assert "media-src 'self' http://media.test:9000;" in policy
+    assert policy.count("media.test") == 2  # scripts, styles, fetches: still our own only
+    players = re.findall(r'<audio controls preload="none" src="([^"]+)"', text(page))
+    assert players and all(p.startswith(f"{base}/__media/") for p in players)
+
+
+@pytest.mark.parametrize("base", [
+    "http://a;script-src *", "http://h.test:99999", "http://h test/", "http://x'y/",
+])
+def test_a_media_base_url_that_is_no_plain_origin_adds_nothing_to_the_policy(base):
+    policy = content_policy(Config(media_base_url=base))
+    assert policy == content_policy(Config())

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT, running_fake
+from tests.conftest import ROOT, free_port, running_fake
 
 EVIL = "<script>window.__pwned=1</script>"
 KEY = "sk-browser"
@@ -298,6 +298,29 @@ def test_a_finished_tasks_clips_play_and_show_their_covers(page, expect, fake, n
         assert played["error"] is None
         # The MP3 is as long as the clip says (LAME pads a frame or two: 26 ms each).
         assert played["duration"] == pytest.approx(clip["metadata"]["duration"], abs=0.5)
+
+
+def test_clips_play_from_a_media_base_url_of_another_origin(browser, page, expect, ns):
+    """Clip URLs on another origin (here the same fake as ``localhost``, the page on
+    127.0.0.1): the page's policy lets the players and covers reach it (no refusal in the
+    console, which the page fixture checks)."""
+    port = free_port()
+    with running_fake(
+        "--clock", "manual", "--media-base-url", f"http://localhost:{port}", port=port
+    ) as base, httpx.Client(base_url=base, headers={"X-Mock-Namespace": ns}, timeout=10) as api:
+        task_id = submit(api, "Across the street")
+        api.post("/__mock/clock/advance", json={"seconds": 600})
+        clip = fetch(api, task_id).json()["data"]["data"][0]
+        assert clip["audio_url"].startswith(f"http://localhost:{port}/__media/")
+        page.goto(f"{base}/__mock/ui/tasks/{task_id}?ns={ns}")
+        item = page.locator(f'#clips li.clip[data-clip-id="{clip["id"]}"]')
+        cover = item.locator("img").element_handle()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=cover)
+        audio = item.locator("audio").element_handle()
+        audio.evaluate("a => { a.muted = true; return a.play(); }")
+        page.wait_for_function("a => a.currentTime > 0", arg=audio)
+        audio.evaluate("a => a.pause()")
+        page.goto("about:blank")  # its live refresh would fail once this fake stops
 
 
 def test_switch_namespace_create_there_and_reset(page, expect, fake, ns, api):
