@@ -558,3 +558,21 @@ def test_the_policy_lets_players_reach_the_media_base_url_and_nothing_else():
 def test_a_media_base_url_that_is_no_plain_origin_adds_nothing_to_the_policy(base):
     policy = content_policy(Config(media_base_url=base))
     assert policy == content_policy(Config())
+
+
+def test_a_task_can_be_created_from_every_scenario_and_shown(profile):
+    client = create_app(Config(clock="manual", profile=profile, poll_interval=0)).test_client()
+    names = [s["name"] for s in client.get("/__mock/scenarios").get_json()]
+    page = text(client.get("/__mock/ui/"))
+    select = page[page.index('id="create-scenario"') :]
+    offered = re.findall(r'<option value="([^"]+)"', select[: select.index("</select>")])
+    assert sorted(offered) == sorted(names) and len(names) > 2
+    for name in names:
+        made = client.post("/__mock/ui/tasks", data={"api_key": "sk-a", "scenario": name})
+        assert made.status_code == 303, name
+    tasks = client.get("/__mock/tasks").get_json()
+    assert sorted(t["scenario"] for t in tasks) == sorted(names)
+    client.post("/__mock/clock/advance", json={"seconds": 3600})  # each at its last step too
+    for task in tasks:
+        shown = client.get(f"/__mock/ui/tasks/{task['task_id']}")
+        assert shown.status_code == 200 and task["scenario"] in text(shown)
