@@ -254,8 +254,8 @@ class _Sender:
 
     Every fetch is journaled after its answer (with it): waiting for each reply would double
     a poll's round trips. A command is on the socket before the request is answered, so a
-    read by any replica made after that answer finds it; readers of this process read the
-    replies first (``drain``), so they see it processed.
+    read by another replica made after that answer finds it unless Redis was too busy to read
+    it first; readers of this process read the replies first (``drain``): they always do.
     """
 
     def __init__(self, client: redis.Redis) -> None:
