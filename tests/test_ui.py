@@ -576,3 +576,13 @@ def test_a_task_can_be_created_from_every_scenario_and_shown(profile):
     for task in tasks:
         shown = client.get(f"/__mock/ui/tasks/{task['task_id']}")
         assert shown.status_code == 200 and task["scenario"] in text(shown)
+
+
+def test_clips_on_suno_cdn_urls_are_listed_not_fetched_by_the_page():
+    client = create_app(Config(clock="manual", media_urls="suno", poll_interval=0)).test_client()
+    task_id = submit(client)
+    client.post("/__mock/clock/advance", json={"seconds": 200})
+    page = text(client.get(f"/__mock/ui/tasks/{task_id}"))
+    assert "listed, not played here" in page
+    assert "https://cdn1.suno.ai/" in page  # shown as text
+    assert not re.search(r'src="https?://', page)  # nothing the browser would load from there

@@ -249,6 +249,7 @@ def ui_blueprint(service: MockService, config: Config) -> Blueprint:
                 service.config.media_base_url or origin_of(request.environ), current)),
             "task": build_task_view(record, scenario, now),
             "now": now,
+            "media_local": config.media_urls == "local",
             "polls": polls_of(record, scenario, service.store.journal(current)),
             "fetched": json.dumps(shown, indent=2, ensure_ascii=False),
         }
