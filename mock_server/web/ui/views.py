@@ -25,10 +25,12 @@ from mock_server.core.record import TaskRecord
 from mock_server.core.scenarios import Scenario
 
 __all__ = [
+    "ClipPlayer",
     "EntryView",
     "PollView",
     "StepView",
     "TaskView",
+    "clip_players",
     "entry_views",
     "fmt_offset",
     "fmt_time",
