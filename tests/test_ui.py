@@ -471,6 +471,7 @@ def test_an_answer_a_fault_cut_is_kept_as_sent_and_a_dropped_one_not_at_all(clie
         headers = ALICE if fault is None else {**ALICE, "X-Mock-Fault": fault}
         return client.get(f"/suno/fetch/{task_id}", headers=headers)
 
+    throttled, page = fetch("status=429"), fetch("not_json")
     whole, half = fetch().data, fetch("truncate; close=false")
     with pytest.raises(ConnectionDropped):
         fetch("disconnect").get_data()
@@ -478,8 +479,10 @@ def test_an_answer_a_fault_cut_is_kept_as_sent_and_a_dropped_one_not_at_all(clie
         fetch("truncate").get_data()
     journal = client.get("/__mock/journal").get_json()
     assert half.data == whole[: len(whole) // 2]
-    assert [(e["status"], e["response"]) for e in journal[-3:]] == [
-        (200, half.data.decode()), (0, None), (200, None)]
+    assert [(e["status"], e["response"]) for e in journal[-6:]] == [
+        (429, throttled.get_data(as_text=True)), (page.status_code, page.get_data(as_text=True)),
+        (200, whole.decode()), (200, half.data.decode()), (0, None), (200, None)]
+    assert throttled.status_code == 429 and not page.is_json
     old = _fetch(1.0)  # an entry of a journal from before answers were kept
     views = entry_views([old, *journal[-2:]], (), 10)
     assert [v.response_kept for v in views] == [True, True, False]
