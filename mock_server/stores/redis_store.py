@@ -266,51 +266,60 @@ class _Sender:
         self._unread = 0
 
     def send(self, *command: Any) -> None:
+        """Send ``command``; StoreUnavailable-worthy errors only if a fresh connection fails."""
         with self._lock:
-            if self._connection is None or self._pid != os.getpid():  # none yet, or forked
-                self._connection = self._client.connection_pool.make_connection()
-                self._pid, self._unread = os.getpid(), 0
+            if self._pid != os.getpid():  # forked: the parent's connection is not ours
+                self._connection, self._pid, self._unread = None, os.getpid(), 0
             if self._unread >= _UNREAD_MAX:
                 self._read()
-            try:
-                self._connection.send_command(*command)
-            except BaseException:
-                self._drop()
-                raise
-            self._unread += 1
+            for attempt in (1, 2):  # once more on a new connection: Redis may have restarted
+                if self._connection is None:
+                    self._connection = self._client.connection_pool.make_connection()
+                try:
+                    self._connection.send_command(*command)
+                except (redis.ConnectionError, redis.TimeoutError, OSError):
+                    self._lost("the connection to redis broke")
+                    if attempt == 2:
+                        raise
+                else:
+                    self._unread += 1
+                    return
 
     def drain(self) -> None:
-        """Wait until every append sent from this process is processed."""
+        """Wait until every append sent from this process is processed (or known lost)."""
         with self._lock:
             if self._unread and self._pid == os.getpid():
                 self._read()
 
     def _read(self) -> None:
-        lost = 0
+        refused = 0
         try:
             while self._unread:
                 self._unread -= 1
                 try:
                     self._connection.read_response()
-                except redis.ResponseError:  # NOSCRIPT after a Redis restart, OOM...
-                    lost += 1
-        except BaseException:
-            self._drop()
-            raise
-        if lost:
-            log.warning("%d journal entries lost: redis refused them", lost)
+                except redis.ResponseError:  # out of memory, a read-only replica...
+                    refused += 1
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            # Diagnostics: a journal read goes on without them rather than fail.
+            self._lost("the connection to redis broke")
+        if refused:
+            log.warning("%d journal entries lost: redis refused them", refused)
 
-    def _drop(self) -> None:
+    def _lost(self, why: str) -> None:
+        """Drop the connection; the appends whose replies were not read may be lost."""
+        if self._unread:
+            log.warning("up to %d journal entries lost: %s", self._unread, why)
         if self._connection is not None:
-            self._connection.disconnect()
+            with suppress(redis.RedisError, OSError):
+                self._connection.disconnect()
         self._connection, self._unread = None, 0
 
     def close(self) -> None:
         with self._lock:
             if self._connection is not None and self._pid == os.getpid():
-                with suppress(redis.RedisError):
-                    self._read()
-                self._drop()
+                self._read()
+                self._lost("the store closed")
 
 
 class RedisStore:
