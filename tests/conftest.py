@@ -37,10 +37,11 @@ def free_port() -> int:
 
 @contextmanager
 def running_fake(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 20.0
+    *args: str, env: dict[str, str] | None = None, timeout: float = 20.0, port: int | None = None
 ) -> Iterator[str]:
-    """Run `suno-mock serve ARGS` in a subprocess on a free loopback port; yield its base URL."""
-    port = free_port()
+    """Run `suno-mock serve ARGS` in a subprocess on a free loopback port (or ``port``, for
+    flags that name it); yield its base URL."""
+    port = port or free_port()
     cmd = [
         sys.executable,
         "-m",

@@ -38,16 +38,18 @@ def test_a_route_is_a_function_from_a_call_to_an_answer() -> None:
 
     call = _call(service, "GET", f"/suno/fetch/{task_id}")
     call.task_id = task_id
-    answer = pipeline.fetch_one(service, call)
-    assert json.loads(answer.body)["data"]["task_id"] == task_id
-    assert answer.content_type == "application/json"
+    fetched = pipeline.fetch_one(service, call)
+    assert json.loads(fetched.body)["data"]["task_id"] == task_id
+    assert fetched.content_type == "application/json"
+    assert call.journaled is None  # its answer comes from the poll: ``finish`` journals it
+    finish(service, call, fetched.status, None, fetched.body)
 
     call = _call(service, "GET", "/suno/fetch/nope")
     call.task_id = "nope"
     with pytest.raises(WireError) as refused:
         pipeline.fetch_one(service, call)
     assert refused.value.status == 400 and call.journaled is None
-    finish(service, call, refused.value.status)
+    finish(service, call, refused.value.status, None, refused.value.body)
     journal = service.store.journal("")
     assert [(e["method"], e["path"], e["status"]) for e in journal] == [
         ("POST", "/suno/submit/lyrics", 200),
@@ -55,6 +57,9 @@ def test_a_route_is_a_function_from_a_call_to_an_answer() -> None:
         ("GET", "/suno/fetch/nope", 400),
     ]
     assert journal[0]["body"] == '{"prompt": "words"}' and journal[1]["body"] is None
+    # Each with the answer as sent: the submit's too, though its store call journaled it.
+    assert [e["response"] for e in journal] == [
+        answer.body.decode(), fetched.body.decode(), refused.value.body.decode()]
 
 
 def test_the_journal_keeps_the_first_4096_bytes_of_a_body() -> None:

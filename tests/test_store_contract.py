@@ -22,6 +22,7 @@ from mock_server.errors import SettingsChanged
 from mock_server.stores import sqlite_store as _store_sqlite
 from mock_server.stores.base import Limits, Store, Swept
 from mock_server.stores.codec import dumps, facts_of
+from mock_server.stores.memory import MemoryStore
 from mock_server.stores.urls import open_store
 from tests._servers import RedisServer, redis_server
 
@@ -199,6 +200,34 @@ def test_a_poll_journals_only_when_it_found_a_task(store: Seedable) -> None:
     assert store.poll("", "o_bob", ["t1"], journal={"i": 2}) == []
     assert [r.polls for r in store.poll("", "o_alice", ["t1"], journal={"i": 3})] == [1]
     assert store.journal("") == [{"i": 3}]
+
+
+@all_backends
+def test_journal_entries_come_back_as_written_with_their_answers(store: Seedable) -> None:
+    """Shared stores keep ``response`` beside the entry's JSON: any text, newlines too."""
+    answer = '{"code":"success",\n "data":"\u2028 line\nbreaks \\n"}\r\n'
+    entries = [
+        {"i": 1, "body": "a\nb", "response": answer},
+        {"i": 2, "body": None, "response": None},
+        {"i": 3, "response": ""},
+        {"i": 4},
+    ]
+    store.add("", record("t1", seq=0), journal=entries[0])
+    store.poll("", "o_alice", ["t1"], journal=entries[1])
+    for entry in entries[2:]:
+        store.journal_append("", entry)
+    assert store.journal("") == entries
+
+
+def test_the_memory_store_keeps_one_copy_of_an_answer_journaled_again() -> None:
+    """Polls of a task at one step are answered the same bytes: a full journal of them would
+    hold a thousand copies (3.1 MB for a finished task's polls instead of 0.6)."""
+    store = MemoryStore(manual_clock)
+    for i in range(50):
+        store.journal_append("", {"i": i, "response": "".join(["{", '"data": "same"', "}"])})
+    store.journal_append("", {"i": 50, "response": "{}"})
+    answers = [e["response"] for e in store.journal("")]
+    assert len({id(a) for a in answers[:50]}) == 1 and answers[50] == "{}"
 
 
 @all_backends
@@ -415,7 +444,7 @@ def test_a_sqlite_read_gives_up_on_a_stuck_worker_with_a_warning(
     write = stuck._write_behind  # type: ignore[attr-defined]
     stuck._write_behind = lambda pending: (release.wait(10), write(pending))  # type: ignore[attr-defined]
     try:
-        stuck.journal_append("", {"i": 1})
+        reader.journal_append("", {"i": 1})  # the reader's own writes behind are not stuck
         stuck.poll_later("", "o_alice", [], journal={"i": 2})
         assert reader.journal("") == [{"i": 1}]  # after 0.1 s, without the stuck entry
         assert "deferred writes of another worker not in after 0.1 s" in caplog.text

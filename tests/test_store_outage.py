@@ -276,3 +276,37 @@ def test_a_read_only_redis_is_not_ready_and_submits_answer_the_database_error(
     assert _ready(client) == (200, "ready")
     assert client.post("/suno/submit/music", json={"prompt": "x"}, headers=KEY).status_code == 200
     client.application.extensions["suno_mock"].store.close()
+
+
+def test_redis_journal_appends_outlive_a_restart_and_refused_ones_are_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A fetch's entry is sent without waiting for Redis' reply: an outage or a refusal shows
+    later, as a warning, and never fails a journal read."""
+    import redis as redis_client
+
+    from tests._servers import redis_server
+
+    with redis_server() as server:
+        store = open_store(server.url(prefix="sender"), clock)
+        admin = redis_client.Redis(port=server.port)
+        try:
+            store.journal_append("", {"i": 1})
+            assert store.journal("") == [{"i": 1}]
+
+            admin.config_set("maxmemory", 1)  # noeviction (the default): writes refused
+            store.journal_append("", {"i": 2})
+            assert store.journal("") == [{"i": 1}]
+            assert "1 journal entries lost: redis refused them" in caplog.text
+            admin.config_set("maxmemory", 0)
+
+            server.stop()  # its connections go; it comes back empty
+            server.start()
+            admin.close()
+            for i in (3, 4, 5):
+                store.journal_append("", {"i": i})
+            # The first one after the restart may have gone to the dead connection's buffer.
+            assert [e["i"] for e in store.journal("")][-2:] == [4, 5]
+        finally:
+            admin.close()
+            store.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 
 import pytest
@@ -15,8 +16,9 @@ from hypothesis import strategies as st
 
 from mock_server import Config, TaskRecord, create_app
 from mock_server.core.scenarios import ScenarioBook
-from mock_server.web.ui import UI_TOKEN_COOKIE
-from mock_server.web.ui.views import entry_views, fmt_offset, parse_time, polls_of
+from mock_server.faults.transport import ConnectionDropped
+from mock_server.web.ui import UI_TOKEN_COOKIE, content_policy
+from mock_server.web.ui.views import ClipPlayer, entry_views, fmt_offset, parse_time, polls_of
 from tests.conftest import ROOT
 
 START = 1_700_000_000
@@ -427,3 +429,163 @@ def test_a_finished_tasks_page_plays_its_clips_from_the_fake(client):
     for url in audio + covers:
         assert url.startswith(f"http://localhost/__media/-/{task_id}/")
         assert client.get(url).status_code == 200
+
+
+# --- the journal keeps answers ----------------------------------------------------------------
+
+
+def test_each_entry_opens_to_the_answer_the_app_was_sent(client):
+    task_id = submit(client, title="Glass harbour")
+    fetched = client.get(f"/suno/fetch/{task_id}", headers=ALICE)
+    refused = client.get("/suno/fetch/nope", headers=ALICE)
+    journal = client.get("/__mock/journal").get_json()
+    assert [e["response"] for e in journal] == [
+        json.dumps({"code": "success", "message": "", "data": task_id}, separators=(",", ":")),
+        fetched.get_data(as_text=True),
+        refused.get_data(as_text=True),
+    ]
+    shown = {e.path: e for e in entry_views(journal, (task_id,), 10)}
+    assert json.loads(shown[f"/suno/fetch/{task_id}"].response) == fetched.get_json()
+    page = text(client.get("/__mock/ui/"))
+    assert "Not recorded" not in page
+    # Pretty-printed and escaped in the entry: the fetched task's title and the 400's message.
+    assert "&#34;title&#34;: &#34;Glass harbour&#34;" in page
+    assert "task_not_exist" in page
+
+
+def test_an_answer_longer_than_the_limit_is_kept_cut_and_said_so(client):
+    ids = [submit(client) for _ in range(4)]
+    client.post("/__mock/clock/advance", json={"seconds": 200})  # done: each with its clips
+    batch = client.post("/suno/fetch", json={"ids": ids}, headers=ALICE)
+    assert len(batch.data) > 4096
+    (entry,) = [e for e in client.get("/__mock/journal").get_json() if e["path"] == "/suno/fetch"]
+    assert entry["response"] == batch.data[:4096].decode()
+    (view,) = [v for v in entry_views([entry], ids, 10)]
+    assert view.response_cut and not view.body_cut
+
+
+def test_an_answer_a_fault_cut_is_kept_as_sent_and_a_dropped_one_not_at_all(client):
+    task_id = submit(client)
+
+    def fetch(fault=None):
+        headers = ALICE if fault is None else {**ALICE, "X-Mock-Fault": fault}
+        return client.get(f"/suno/fetch/{task_id}", headers=headers)
+
+    throttled, page = fetch("status=429"), fetch("not_json")
+    whole, half = fetch().data, fetch("truncate; close=false")
+    with pytest.raises(ConnectionDropped):
+        fetch("disconnect").get_data()
+    with pytest.raises(ConnectionResetError):  # cut, then the connection closed: streamed
+        fetch("truncate").get_data()
+    journal = client.get("/__mock/journal").get_json()
+    assert half.data == whole[: len(whole) // 2]
+    assert [(e["status"], e["response"]) for e in journal[-6:]] == [
+        (429, throttled.get_data(as_text=True)), (page.status_code, page.get_data(as_text=True)),
+        (200, whole.decode()), (200, half.data.decode()), (0, None), (200, None)]
+    assert throttled.status_code == 429 and not page.is_json
+    old = _fetch(1.0)  # an entry of a journal from before answers were kept
+    views = entry_views([old, *journal[-2:]], (), 10)
+    assert [v.response_kept for v in views] == [True, True, False]
+    page = text(client.get("/__mock/ui/"))
+    assert "none: the connection was dropped" in page
+    assert "not kept whole: a fault rule cut, stalled or streamed it" in page
+
+
+def test_api_keys_never_reach_the_journal_or_the_dashboard(client):
+    secret = "sk-SECRET-do-not-log-0123456789"
+    mine = {"Authorization": f"Bearer {secret}"}
+    task_id = client.post("/suno/submit/music", json={"prompt": "p"}, headers=mine).get_json()
+    task_id = task_id["data"]
+    client.get(f"/suno/fetch/{task_id}", headers=mine)
+    client.post("/suno/fetch", json={"ids": [task_id, "nope"]}, headers=mine)
+    client.post("/suno/submit/music", data=b"{", headers=mine, content_type="application/json")
+    client.post("/suno/submit/nosuch", json={}, headers=mine)
+    client.get("/suno/fetch/x", headers={"Authorization": "Bearer sk-"})  # no key: 401
+    create_app_with_keys = create_app(Config(clock="manual", api_keys=("sk-allowed",)))
+    other = create_app_with_keys.test_client()
+    assert other.get("/suno/fetch/x", headers=mine).status_code == 401  # a refused key
+    client.post("/__mock/faults", json={"fault": "status", "status": 429, "times": 1})
+    assert client.get(f"/suno/fetch/{task_id}", headers=mine).status_code == 429
+    for app_client in (client, other):
+        journal = app_client.get("/__mock/journal").get_data(as_text=True)
+        assert '"response":' in journal.replace(" ", "") and secret not in journal
+        assert secret[3:] not in journal
+        assert secret[3:] not in text(app_client.get("/__mock/ui/"))
+    assert secret[3:] not in text(client.get(f"/__mock/ui/tasks/{task_id}"))
+
+
+def test_a_tasks_polls_show_the_status_each_was_sent(client):
+    task_id = submit(client)
+    client.get(f"/suno/fetch/{task_id}", headers=ALICE)
+    admin(client, "post", f"/tasks/{task_id}/step", json={"step": "complete"})
+    client.get(f"/suno/fetch/{task_id}", headers=ALICE)
+    admin(client, "post", f"/tasks/{task_id}/step", json={"step": None})
+    page = text(client.get(f"/__mock/ui/tasks/{task_id}"))
+    sent = re.findall(r'<td class="sent"><span class="status st-\w+">(\w+)</span>', page)
+    # The second poll was sent the pinned SUCCESS, which its timeline (at +0s) does not give.
+    assert sent == ["NOT_START", "SUCCESS"]
+
+
+def test_a_players_dom_id_holds_while_its_urls_do():
+    """The live refresh keeps a player by its id: same URLs, same player; new URLs (a clip that
+    completed: its MP3 instead of the stream) a new one."""
+    streaming = ClipPlayer("c 1", "t", "streaming", "http://x/audiopipe/?item_id=c", "http://x/i")
+    again = ClipPlayer("c 1", "t", "streaming", "http://x/audiopipe/?item_id=c", "http://x/i")
+    done = ClipPlayer("c 1", "t", "complete", "http://x/cdn1/c.mp3", "http://x/i")
+    assert streaming.dom_id == again.dom_id != done.dom_id
+    assert re.fullmatch(r"clip-c_1-[0-9a-f]{10}", done.dom_id)
+
+
+def test_the_policy_lets_players_reach_the_media_base_url_and_nothing_else():
+    default = create_app(Config(clock="manual")).test_client()
+    policy = default.get("/__mock/ui/").headers["Content-Security-Policy"]
+    assert "img-src 'self';" in policy and "media-src 'self';" in policy
+
+    base = "http://media.test:9000/behind/a/proxy"
+    elsewhere = create_app(Config(clock="manual", media_base_url=base, poll_interval=0))
+    client = elsewhere.test_client()
+    task_id = submit(client)
+    client.post("/__mock/clock/advance", json={"seconds": 200})
+    page = client.get(f"/__mock/ui/tasks/{task_id}")
+    policy = page.headers["Content-Security-Policy"]
+    assert "img-src 'self' http://media.test:9000;" in policy
+    assert "media-src 'self' http://media.test:9000;" in policy
+    assert policy.count("media.test") == 2  # scripts, styles, fetches: still our own only
+    players = re.findall(r'<audio controls preload="none" src="([^"]+)"', text(page))
+    assert players and all(p.startswith(f"{base}/__media/") for p in players)
+
+
+@pytest.mark.parametrize("base", [
+    "http://a;script-src *", "http://h.test:99999", "http://h test/", "http://x'y/",
+])
+def test_a_media_base_url_that_is_no_plain_origin_adds_nothing_to_the_policy(base):
+    policy = content_policy(Config(media_base_url=base))
+    assert policy == content_policy(Config())
+
+
+def test_a_task_can_be_created_from_every_scenario_and_shown(profile):
+    client = create_app(Config(clock="manual", profile=profile, poll_interval=0)).test_client()
+    names = [s["name"] for s in client.get("/__mock/scenarios").get_json()]
+    page = text(client.get("/__mock/ui/"))
+    select = page[page.index('id="create-scenario"') :]
+    offered = re.findall(r'<option value="([^"]+)"', select[: select.index("</select>")])
+    assert sorted(offered) == sorted(names) and len(names) > 2
+    for name in names:
+        made = client.post("/__mock/ui/tasks", data={"api_key": "sk-a", "scenario": name})
+        assert made.status_code == 303, name
+    tasks = client.get("/__mock/tasks").get_json()
+    assert sorted(t["scenario"] for t in tasks) == sorted(names)
+    client.post("/__mock/clock/advance", json={"seconds": 3600})  # each at its last step too
+    for task in tasks:
+        shown = client.get(f"/__mock/ui/tasks/{task['task_id']}")
+        assert shown.status_code == 200 and task["scenario"] in text(shown)
+
+
+def test_clips_on_suno_cdn_urls_are_listed_not_fetched_by_the_page():
+    client = create_app(Config(clock="manual", media_urls="suno", poll_interval=0)).test_client()
+    task_id = submit(client)
+    client.post("/__mock/clock/advance", json={"seconds": 200})
+    page = text(client.get(f"/__mock/ui/tasks/{task_id}"))
+    assert "listed, not played here" in page
+    assert "https://cdn1.suno.ai/" in page  # shown as text
+    assert not re.search(r'src="https?://', page)  # nothing the browser would load from there

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT, running_fake
+from tests.conftest import ROOT, free_port, running_fake
 
 EVIL = "<script>window.__pwned=1</script>"
 KEY = "sk-browser"
@@ -59,7 +59,10 @@ def browser(sync_api: Any) -> Iterator[Any]:
     executable = _chromium()
     with sync_api.sync_playwright() as playwright:
         try:
-            browser = playwright.chromium.launch(executable_path=executable)
+            # Clips are played by a script in the tests, with no user gesture to allow it.
+            browser = playwright.chromium.launch(
+                executable_path=executable, args=["--autoplay-policy=no-user-gesture-required"]
+            )
         except sync_api.Error as exc:
             _unavailable(f"chromium at {executable} does not start: {exc}")
         try:
@@ -182,15 +185,19 @@ def test_the_journal_updates_live_after_an_api_call(page, expect, fake, ns, api)
     expect(page.locator(f'#tasks-live tr[data-task-id="{task_id}"]')).to_be_visible()
 
     submitted.locator("summary").click()
-    body = submitted.locator("pre.body")
+    body = submitted.locator("pre.request")
     expect(body).to_be_visible()
     expect(body).to_contain_text('"title": "Live wire"')
-    expect(submitted).to_contain_text("Response body")
-    expect(submitted).to_contain_text("Not recorded")
+    # The answer the app was sent: the new task's id.
+    expect(submitted.locator("pre.response")).to_contain_text(f'"data": "{task_id}"')
 
-    fetch(api, task_id)
+    fetched = fetch(api, task_id).json()["data"]
     expect(entries).to_have_count(2)
     expect(entries.first).to_have_attribute("data-path", f"/suno/fetch/{task_id}")
+    entries.first.locator("summary").click()
+    expect(entries.first.locator("pre.response")).to_contain_text(
+        f'"status": "{fetched["status"]}"'
+    )
     # The entry opened before stays open through the refreshes.
     expect(entries.nth(1).locator("details")).to_have_attribute("open", "")
     assert page.evaluate("window.__same_page") is True  # no reload happened
@@ -263,6 +270,57 @@ def test_a_tasks_page_shows_its_timeline_and_polls_live(page, expect, fake, ns, 
     expect(detail).to_have_attribute("data-status", "SUCCESS")
     assert page.url.startswith(f"{fake}/__mock/ui/tasks/{task_id}")  # it stays on the page
     expect(detail.locator(".pin")).to_contain_text("pinned at complete")
+
+
+def test_a_finished_tasks_clips_play_and_show_their_covers(page, expect, fake, ns, api):
+    task_id = submit(api, "Loud and clear")
+    api.post("/__mock/clock/advance", json={"seconds": 600})
+    clips = fetch(api, task_id).json()["data"]["data"]
+    assert clips and all(c["status"] == "complete" for c in clips)
+    page.goto(f"{fake}/__mock/ui/tasks/{task_id}?ns={ns}")
+    shown = page.locator("#clips li.clip")
+    expect(shown).to_have_count(len(clips))
+    for clip in clips:
+        item = page.locator(f'#clips li.clip[data-clip-id="{clip["id"]}"]')
+        cover = item.locator("img").element_handle()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=cover)
+        audio = item.locator("audio").element_handle()
+        audio.evaluate("a => { a.muted = true; return a.play(); }")  # rejects if it cannot
+        page.wait_for_function("a => a.currentTime > 0 && a.readyState >= 2", arg=audio)
+        # The page refreshes itself every second: a clip being played plays on through it.
+        with page.expect_response(lambda r: f"/tasks/{task_id}/live" in r.url):
+            pass
+        page.wait_for_timeout(100)  # real time for the swap to land; the fake's clock is manual
+        assert audio.evaluate("a => a.isConnected && !a.paused")
+        played = audio.evaluate(
+            "a => { a.pause(); return {duration: a.duration, error: a.error && a.error.code}; }"
+        )
+        assert played["error"] is None
+        # The MP3 is as long as the clip says (LAME pads a frame or two: 26 ms each).
+        assert played["duration"] == pytest.approx(clip["metadata"]["duration"], abs=0.5)
+
+
+def test_clips_play_from_a_media_base_url_of_another_origin(browser, page, expect, ns):
+    """Clip URLs on another origin (here the same fake as ``localhost``, the page on
+    127.0.0.1): the page's policy lets the players and covers reach it (no refusal in the
+    console, which the page fixture checks)."""
+    port = free_port()
+    with running_fake(
+        "--clock", "manual", "--media-base-url", f"http://localhost:{port}", port=port
+    ) as base, httpx.Client(base_url=base, headers={"X-Mock-Namespace": ns}, timeout=10) as api:
+        task_id = submit(api, "Across the street")
+        api.post("/__mock/clock/advance", json={"seconds": 600})
+        clip = fetch(api, task_id).json()["data"]["data"][0]
+        assert clip["audio_url"].startswith(f"http://localhost:{port}/__media/")
+        page.goto(f"{base}/__mock/ui/tasks/{task_id}?ns={ns}")
+        item = page.locator(f'#clips li.clip[data-clip-id="{clip["id"]}"]')
+        cover = item.locator("img").element_handle()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=cover)
+        audio = item.locator("audio").element_handle()
+        audio.evaluate("a => { a.muted = true; return a.play(); }")
+        page.wait_for_function("a => a.currentTime > 0", arg=audio)
+        audio.evaluate("a => a.pause()")
+        page.goto("about:blank")  # its live refresh would fail once this fake stops
 
 
 def test_switch_namespace_create_there_and_reset(page, expect, fake, ns, api):

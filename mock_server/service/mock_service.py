@@ -156,6 +156,10 @@ class MockService:
         return scenario_from_dict(raw)
 
     # tasks -----------------------------------------------------------------
+    def new_task_id(self) -> str:
+        """A fresh task id in the profile's format."""
+        return new_task_id(self.profile.id_format)
+
     def submit(
         self,
         owner: str,
@@ -178,7 +182,7 @@ class MockService:
         ``journal`` and ``token``: as for ``Store.add``. ``origin``: where the client reached
         the fake (scheme://host), for the media URLs of its notify_hook callback.
         """
-        task_id = task_id or new_task_id(self.profile.id_format)
+        task_id = task_id or self.new_task_id()
         _bind, keeps = ACTIONS[action].binding(self.profile.surface)
         kept = {k: request[k] for k in keeps if k in request}
         if source is not None:  # the clip it is made from (find_clip), as the task keeps it

@@ -4,8 +4,10 @@ The Flask app (web/app.py) and the fast WSGI path (web/hot.py) both run a reques
 ``begin`` reads a ``Call`` from the WSGI environ, a route (``submit``, ``fetch``,
 ``fetch_one``) turns it into an ``Answer`` (or raises: every error answer is an exception the
 web layer words, as the gateway would), and
-``finish`` journals it. The journal entry is made in one place (``journal_entry``); a plain
-route hands it to its one store call (poll or add), so a request costs one store round trip.
+``finish`` journals it. The journal entry is made in one place (``journal_entry``), with the
+request's and the answer's bodies: a submit, whose answer is known before its store call (the
+task id is drawn first), hands it to that call (add), so it costs one store round trip; a fetch's
+answer comes from its poll, so ``finish`` appends it after (stores defer or batch that write).
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ __all__ = [
 
 log = logging.getLogger("mock_server")
 
-JOURNAL_BODY_LIMIT = 4096  # bytes of a request body the journal keeps
+JOURNAL_BODY_LIMIT = 4096  # bytes of a request body, and of an answer, the journal keeps
 _SCENARIO_ENVIRON = environ_key(SCENARIO_HEADER)
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 _PLACEHOLDER = PLACEHOLDER.encode()
@@ -164,11 +166,19 @@ def begin(
     )
 
 
+def _kept(body: bytes | None) -> str | None:
+    return None if body is None else body[:JOURNAL_BODY_LIMIT].decode("utf-8", errors="replace")
+
+
 def journal_entry(
-    call: Call, status: int, now: float, faults: list[str] | None = None
+    call: Call,
+    status: int,
+    now: float,
+    faults: list[str] | None = None,
+    response: bytes | None = None,
 ) -> dict[str, Any]:
-    """The journal's record of ``call`` (``faults``: the ids of the fault rules that hit it)."""
-    body = call.body
+    """The journal's record of ``call`` (``faults``: the ids of the fault rules that hit it;
+    ``response``: the answer's body as sent, None when none was sent whole)."""
     return {
         "time": now,
         "method": call.method,
@@ -176,21 +186,28 @@ def journal_entry(
         "status": status,  # 0: the connection was dropped
         "owner": call.owner,
         "request_id": call.request_id,
-        "body": None
-        if body is None
-        else body[:JOURNAL_BODY_LIMIT].decode("utf-8", errors="replace"),
+        "body": _kept(call.body),
         "faults": faults,
+        "response": _kept(response),  # last: shared stores keep it after the rest (codec)
     }
 
 
 def finish(
-    service: MockService, call: Call, status: int, faults: list[str] | None = None
+    service: MockService,
+    call: Call,
+    status: int,
+    faults: list[str] | None = None,
+    response: bytes | None = None,
 ) -> None:
-    """Journal ``call``, answered with ``status``, unless its store call already did."""
+    """Journal ``call``, answered with ``status`` and ``response``, unless its store call
+    already did."""
     if call.journaled == status:
         return
     try:
-        entry = journal_entry(call, status, service.now(call.ns), faults)
+        # The fast path's copy of the clock, as the route read it: no store round trip.
+        settings = call.settings
+        now = service.now(call.ns) if settings is None else settings.clock.now()
+        entry = journal_entry(call, status, now, faults, response)
         service.store.journal_append(call.ns, entry)
     except StoreUnavailable:
         # The journal is diagnostics: a store outage must not turn the answer into a panic.
@@ -223,16 +240,21 @@ def authenticate(service: MockService, call: Call) -> str:
     return owner
 
 
-def _work(service: MockService, call: Call) -> tuple[float, dict[str, Any] | None, str | None]:
+def _work(
+    service: MockService, call: Call, response: bytes | None = None
+) -> tuple[float, dict[str, Any] | None, str | None]:
     """What a route's one store call needs: the time, the journal entry it writes with the
-    work (as a success; None while fault rules act: it waits for the answer) and the settings
-    token (None: the store does not check)."""
+    work (a success answered with ``response``; None while fault rules act, or with no
+    ``response``: ``finish`` journals it after the answer) and the settings token (None: the
+    store does not check)."""
     settings = call.settings
     if settings is None:
         now, token = service.now(call.ns), None
     else:
         now, token = settings.clock.now(), settings.token
-    return now, None if call.faulted else journal_entry(call, 200, now), token
+    if call.faulted or response is None:
+        return now, None, token
+    return now, journal_entry(call, 200, now, None, response), token
 
 
 def submit(service: MockService, call: Call) -> Answer:
@@ -328,8 +350,10 @@ def _submit(service: MockService, call: Call, action: Action) -> Answer:
             400, "invalid_request", f"persona_id {persona!r} is not one of your personas"
         )
     scenario = service.resolve_scenario(action.name, call.scenario)
-    now, entry, token = _work(service, call)
-    task_id = service.submit(
+    task_id = service.new_task_id()  # drawn first: the answer is journaled with it
+    answer = success_body(task_id)
+    now, entry, token = _work(service, call, answer)
+    service.submit(
         owner,
         action.name,
         fields,
@@ -340,11 +364,10 @@ def _submit(service: MockService, call: Call, action: Action) -> Answer:
         token=token,
         source=source,
         origin=origin_of(call.environ) if fields.get(HOOK_FIELD) else None,
+        task_id=task_id,
     )
     call.journaled = None if entry is None else 200
-    return Answer(
-        success_body(task_id), profile.submit_content_type, profile.submit_headers, 200
-    )
+    return Answer(answer, profile.submit_content_type, profile.submit_headers, 200)
 
 
 def _own_clip(
@@ -462,10 +485,8 @@ def fetch(service: MockService, call: Call) -> Answer:
     if call.faults is not None:
         tasks = service.fetch(owner, ids, call.ns, faults=call.faults)
         return _tasks(service, call, success_body(tasks))
-    now, entry, token = _work(service, call)
-    records = service.poll(call.ns, owner, service.wanted(ids), journal=entry, token=token)
-    if records and entry is not None:  # nothing polled, nothing journaled: ``finish`` does
-        call.journaled = 200
+    now, _entry, token = _work(service, call)  # journaled by ``finish``, with the answer
+    records = service.poll(call.ns, owner, service.wanted(ids), token=token)
     return _tasks(service, call, service.batch_body(records, call.ns, now))
 
 
@@ -477,11 +498,9 @@ def fetch_one(service: MockService, call: Call) -> Answer:
         if task is None:
             raise task_error(400, "task_not_exist", "task_not_exist")
         return _tasks(service, call, success_body(task))
-    now, entry, token = _work(service, call)
-    records = service.poll(call.ns, owner, [call.task_id], journal=entry, token=token)
+    now, _entry, token = _work(service, call)  # journaled by ``finish``, with the answer
+    records = service.poll(call.ns, owner, [call.task_id], token=token)
     if not records:
         raise task_error(400, "task_not_exist", "task_not_exist")
-    if entry is not None:
-        call.journaled = 200
     return _tasks(service, call, success_body(service.render(records[0], call.ns, None, now)))
 

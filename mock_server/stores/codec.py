@@ -9,7 +9,7 @@ from typing import Any
 from mock_server.core.cache import BoundedCache
 from mock_server.core.record import TaskRecord
 
-__all__ = ["dumps", "facts_of", "record_from"]
+__all__ = ["dumps", "entry_from", "entry_text", "facts_of", "record_from"]
 
 # polls and forced_step change after submit; backends keep them as separate columns/fields
 # so that a poll is one atomic increment, never a read-modify-write of the whole record.
@@ -18,6 +18,26 @@ _MUTABLE = ("polls", "forced_step")
 
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_text(entry: dict[str, Any]) -> str:
+    """A journal entry as shared stores keep it: its JSON without ``response``, then a newline
+    and the response as sent. The response is JSON text itself; escaping it into the entry
+    cost a fetch more than its journal entry's whole encoding (bench/). Compact JSON never
+    holds a raw newline (json escapes control characters), so the first one ends it."""
+    response = entry.get("response")
+    if response is None:
+        return dumps(entry)
+    return dumps({k: v for k, v in entry.items() if k != "response"}) + "\n" + response
+
+
+def entry_from(text: str) -> dict[str, Any]:
+    """The journal entry ``entry_text`` wrote."""
+    head, newline, response = text.partition("\n")
+    entry: dict[str, Any] = json.loads(head)
+    if newline:
+        entry["response"] = response
+    return entry
 
 
 _FACTS = tuple(f.name for f in fields(TaskRecord) if f.name not in _MUTABLE)

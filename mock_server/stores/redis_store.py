@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import Any, cast
 from urllib.parse import quote, unquote
@@ -33,7 +35,7 @@ from mock_server.core.clock import ClockState
 from mock_server.core.record import TaskRecord
 from mock_server.errors import SettingsChanged, StoreUnavailable
 from mock_server.stores.base import Limits, Settings, Swept, unavailable_on
-from mock_server.stores.codec import dumps, facts_of, record_from
+from mock_server.stores.codec import dumps, entry_from, entry_text, facts_of, record_from
 from mock_server.stores.sweeper import Sweeper
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
@@ -208,6 +210,7 @@ _unavailable = unavailable_on(
     lambda exc: f"redis store: {type(exc).__name__}",
 )
 _PROBE_TTL_MS = 60_000  # the probe's key goes by itself
+_UNREAD_MAX = 64  # replies of journal appends left unread before the next send reads them
 _LIST_EVERY_MS = 1000  # a replica writes a namespace's use in the list at most this often
 _SWEEP_LOCK_MS = 30_000  # a sweep's lock goes by itself if its replica dies meanwhile
 _UNLOCK = """
@@ -241,6 +244,82 @@ class _Keys:
 
     def task(self, task_id: str) -> str:
         return self.task_prefix + task_id
+
+
+log = logging.getLogger("mock_server")
+
+
+class _Sender:
+    """Journal appends, sent at once on a connection of their own, their replies read later.
+
+    Every fetch is journaled after its answer (with it): waiting for each reply would double
+    a poll's round trips. A command is on the socket before the request is answered, so a
+    read by another replica made after that answer finds it unless Redis was too busy to read
+    it first; readers of this process read the replies first (``drain``): they always do.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._connection: Any = None
+        self._pid = 0
+        self._unread = 0
+
+    def send(self, *command: Any) -> None:
+        """Send ``command``; StoreUnavailable-worthy errors only if a fresh connection fails."""
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's connection is not ours
+                self._connection, self._pid, self._unread = None, os.getpid(), 0
+            if self._unread >= _UNREAD_MAX:
+                self._read()
+            for attempt in (1, 2):  # once more on a new connection: Redis may have restarted
+                if self._connection is None:
+                    self._connection = self._client.connection_pool.make_connection()
+                try:
+                    self._connection.send_command(*command)
+                except (redis.ConnectionError, redis.TimeoutError, OSError):
+                    self._lost("the connection to redis broke")
+                    if attempt == 2:
+                        raise
+                else:
+                    self._unread += 1
+                    return
+
+    def drain(self) -> None:
+        """Wait until every append sent from this process is processed (or known lost)."""
+        with self._lock:
+            if self._unread and self._pid == os.getpid():
+                self._read()
+
+    def _read(self) -> None:
+        refused = 0
+        try:
+            while self._unread:
+                self._unread -= 1
+                try:
+                    self._connection.read_response()
+                except redis.ResponseError:  # out of memory, a read-only replica...
+                    refused += 1
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            # Diagnostics: a journal read goes on without them rather than fail.
+            self._lost("the connection to redis broke")
+        if refused:
+            log.warning("%d journal entries lost: redis refused them", refused)
+
+    def _lost(self, why: str) -> None:
+        """Drop the connection; the appends whose replies were not read may be lost."""
+        if self._unread:
+            log.warning("up to %d journal entries lost: %s", self._unread, why)
+        if self._connection is not None:
+            with suppress(redis.RedisError, OSError):
+                self._connection.disconnect()
+        self._connection, self._unread = None, 0
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None and self._pid == os.getpid():
+                self._read()
+                self._lost("the store closed")
 
 
 class RedisStore:
@@ -282,6 +361,7 @@ class RedisStore:
         self._forget, self._drop, self._stamp = script(_FORGET), script(_DROP), script(_STAMP)
         self._unlock = script(_UNLOCK)
         self._sweeper = Sweeper(self._sweep, self._limits)
+        self._sender = _Sender(self._redis)
 
     def _keys(self, ns: str) -> _Keys:
         return _Keys(self.prefix, ns)
@@ -290,7 +370,7 @@ class RedisStore:
         self, journal: dict[str, Any] | None = None, token: str | None = None
     ) -> list[Any]:
         """The ARGV every namespace script takes first."""
-        entry = "" if journal is None or self._journal_size <= 0 else dumps(journal)
+        entry = "" if journal is None or self._journal_size <= 0 else entry_text(journal)
         return [
             "" if token is None else token,
             entry,
@@ -498,11 +578,22 @@ class RedisStore:
     # journal -----------------------------------------------------------------
     @_unavailable
     def journal_append(self, ns: str, entry: dict[str, Any]) -> None:
-        self._run(self._log, ns, self._keys(ns).common, self._args(entry))
+        """Sent, not waited for (``_Sender``). EVAL, not EVALSHA: nobody reads the reply in
+        time to load a script a restarted Redis lost (it caches the script by its digest)."""
+        keys, args = self._keys(ns).common, self._args(entry)
+        used = int(args[3])
+        self._sender.send("EVAL", _LOG, len(keys), *keys, *args)
+        if self._limits.bounded and used - (self._listed.get(ns) or -_LIST_EVERY_MS) >= (
+            _LIST_EVERY_MS
+        ):
+            self._sender.send("ZADD", self._registry, used, ns)
+            self._listed.put(ns, used)
 
     @_unavailable
     def journal(self, ns: str) -> list[dict[str, Any]]:
-        return [json.loads(raw) for raw in self._redis.lrange(self._keys(ns).journal, 0, -1)]
+        self._sender.drain()
+        raws = self._redis.lrange(self._keys(ns).journal, 0, -1)
+        return [entry_from(cast(str, raw)) for raw in raws]  # decode_responses
 
     # faults ------------------------------------------------------------------
     @_unavailable
@@ -522,6 +613,7 @@ class RedisStore:
     # lifecycle ---------------------------------------------------------------
     @_unavailable
     def reset(self, ns: str) -> None:
+        self._sender.drain()  # entries sent before the reset go with it
         keys = self._keys(ns)
         self._reset(keys=keys.whole, args=[keys.task_prefix, os.urandom(8).hex(), self._ttl_ms])
 
@@ -675,6 +767,7 @@ class RedisStore:
 
     def close(self) -> None:
         self._sweeper.close()
+        self._sender.close()
         self._redis.close()
 
 

@@ -32,7 +32,7 @@ from mock_server.core.clock import ClockState
 from mock_server.core.record import TaskRecord
 from mock_server.errors import ConfigError, SettingsChanged, StoreUnavailable
 from mock_server.stores.base import Limits, Settings, Swept, unavailable_on
-from mock_server.stores.codec import dumps, facts_of, record_from
+from mock_server.stores.codec import dumps, entry_from, entry_text, facts_of, record_from
 from mock_server.stores.sqlite_behind import Batch, Behind, Mark, Signal, TaskRow, sweep
 from mock_server.stores.sweeper import Sweeper
 
@@ -558,9 +558,9 @@ class SQLiteStore:
     # journal -----------------------------------------------------------------
     @_unavailable
     def journal_append(self, ns: str, entry: dict[str, Any]) -> None:
-        with self._transaction() as tx:
-            self._touch(tx, [ns], self._wall())
-            self._journal_insert(tx, ns, entry)
+        """Within FLUSH_INTERVAL, from another thread: every fetch is journaled after its
+        answer, and a write transaction each would double a poll's cost (journal reads wait)."""
+        self._behind().add(ns, "", (), entry, self._wall())
 
     def _journal_insert(
         self, conn: sqlite3.Connection, ns: str, entry: dict[str, Any], at: float | None = None
@@ -572,7 +572,9 @@ class SQLiteStore:
     ) -> None:
         if self._journal_size <= 0 or not entries:
             return
-        _insert_rows(conn, "journal (ns, entry, at)", [(ns, dumps(e), at) for ns, at, e in entries])
+        _insert_rows(
+            conn, "journal (ns, entry, at)", [(ns, entry_text(e), at) for ns, at, e in entries]
+        )
         with self._lock:
             before = self._appends
             self._appends += len(entries)
@@ -595,7 +597,7 @@ class SQLiteStore:
                 " ORDER BY id DESC LIMIT ?) ORDER BY at, id",
                 (ns, self._journal_size),
             ).fetchall()
-        return [json.loads(row[0]) for row in rows]
+        return [entry_from(row[0]) for row in rows]
 
     # faults ------------------------------------------------------------------
     @_unavailable

@@ -68,8 +68,11 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
             return response
         response.headers["X-Oneapi-Request-Id"] = call.request_id
         if request.path.startswith("/suno/"):
-            # 0: dropped (a fault); ``faults``: the ids of the fault rules that hit it.
-            finish(service, call, g.get("wire_status", response.status_code), g.get("faults"))
+            # 0: dropped (a fault); ``faults``: the ids of the fault rules that hit it. A body
+            # a fault streams (cut, stalled, dropped) is not read here: that would send it.
+            status = g.get("wire_status", response.status_code)
+            sent = response.get_data() if status and response.is_sequence else None
+            finish(service, call, status, g.get("faults"), sent)
         return response
 
     @app.errorhandler(WireError)

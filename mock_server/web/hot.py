@@ -156,7 +156,7 @@ class HotPath:
         if answer is None:
             return self._hand_over(environ, start_response, raw)
         if call.journaled != answer.status:
-            finish(self.service, call, answer.status)
+            finish(self.service, call, answer.status, None, answer.body)
         body = answer.body
         headers = [
             ("Content-Type", answer.content_type),

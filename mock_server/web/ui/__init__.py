@@ -15,7 +15,9 @@ API's routes do; a namespace is the ``ns`` query parameter (the API's X-Mock-Nam
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
@@ -37,7 +39,7 @@ from mock_server.web.ui.views import task_view as build_task_view
 from mock_server.wire.envelopes import WireError
 from mock_server.wire.request import NAMESPACE_HEADER, environ_key, namespace_of, origin_of
 
-__all__ = ["UI_TOKEN_COOKIE", "ui_blueprint"]
+__all__ = ["UI_TOKEN_COOKIE", "content_policy", "media_source", "ui_blueprint"]
 
 UI_TOKEN_COOKIE = "suno_mock_admin_token"
 PREFIX = "/__mock/ui"
@@ -48,17 +50,43 @@ ADVANCE_PRESETS = ((1, "+1s"), (5, "+5s"), (30, "+30s"), (60, "+1m"), (300, "+5m
 SPEEDS = (0.5, 1, 2, 5, 10, 60)
 _T = "suno_mock_ui/"
 # No inline script or style anywhere, so the page may forbid them (htmx is told not to add any).
+_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'{media}; "
+    "media-src 'self'{media}; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
+_HOST = re.compile(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]")
 _SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-        "base-uri 'none'"
-    ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+
+def media_source(base_url: str | None) -> str | None:
+    """The origin of ``--media-base-url`` as a CSP source, or None: not set, or not a plain
+    scheme://host[:port] (nothing a URL holds may add to the policy)."""
+    if base_url is None:
+        return None
+    parts = urlsplit(base_url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.netloc.rpartition("@")[2]
+    if port is not None:
+        host = host[: -len(f":{port}")] if host.endswith(f":{port}") else ""
+    if parts.scheme not in ("http", "https") or not _HOST.fullmatch(host):
+        return None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def content_policy(config: Config) -> str:
+    """The pages' Content-Security-Policy: our own origin only, and the origin clip URLs point
+    at when ``--media-base-url`` names another (for the players and covers)."""
+    source = media_source(config.media_base_url)
+    return _POLICY.format(media="" if source is None else " " + source)
 
 
 def _problem(error: Exception) -> tuple[int, str]:
@@ -113,6 +141,7 @@ def ui_blueprint(service: MockService, config: Config) -> Blueprint:
         static_folder="static",
     )
     ops = AdminOps(service, config)
+    headers = {**_SECURITY_HEADERS, "Content-Security-Policy": content_policy(config)}
     open_endpoints = {f"{bp.name}.static", f"{bp.name}.login"}
 
     def ns() -> str:
@@ -155,7 +184,7 @@ def ui_blueprint(service: MockService, config: Config) -> Blueprint:
 
     @bp.after_request
     def _headers(response: Response) -> Response:
-        response.headers.update(_SECURITY_HEADERS)
+        response.headers.update(headers)
         return response
 
     @bp.errorhandler(MockError)
@@ -220,6 +249,7 @@ def ui_blueprint(service: MockService, config: Config) -> Blueprint:
                 service.config.media_base_url or origin_of(request.environ), current)),
             "task": build_task_view(record, scenario, now),
             "now": now,
+            "media_local": config.media_urls == "local",
             "polls": polls_of(record, scenario, service.store.journal(current)),
             "fetched": json.dumps(shown, indent=2, ensure_ascii=False),
         }

@@ -1,16 +1,17 @@
 """What the dashboard shows: plain view data computed from the store's facts, the scenarios and
 the journal. No Flask here, so it is tested without a request.
 
-The journal keeps each request's body (its first 4096 characters), status, owner digest, request
-id and the fault rules that hit it, but no response. What a poll *saw* is therefore computed: a
-task's state is a pure function of its scenario, the time since submit and its poll count, and
-the journal gives the time of each poll and, counted back from the task's poll count, its
-number. A pin set or lifted since, or a fault rule, can make what was sent differ; the views say
-so where it matters.
+The journal keeps each request's body and its answer's body (the first 4096 bytes of each),
+status, owner digest, request id and the fault rules that hit it. What a poll *saw* is read
+from the answer it was sent when the journal has it, and otherwise computed (entries of older
+stores, answers a fault streamed): a task's state is a pure function of its scenario, the time
+since submit and its poll count, and the journal gives the time of each poll and, counted back
+from the task's poll count, its number.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,10 +25,12 @@ from mock_server.core.record import TaskRecord
 from mock_server.core.scenarios import Scenario
 
 __all__ = [
+    "ClipPlayer",
     "EntryView",
     "PollView",
     "StepView",
     "TaskView",
+    "clip_players",
     "entry_views",
     "fmt_offset",
     "fmt_time",
@@ -36,7 +39,7 @@ __all__ = [
     "task_view",
 ]
 
-JOURNAL_BODY_LIMIT = 4096  # app.py and hot.py keep this many bytes of a request body
+JOURNAL_BODY_LIMIT = 4096  # bytes of a request body, and of an answer, the journal keeps
 TRACK_LEFT, TRACK_WIDTH = 90.0, 820.0  # the task page's track, in its SVG's 1000 units
 LABEL_ROWS = (26.0, 68.0, 12.0, 82.0)  # label baselines: above, below, higher, lower (axis: 46)
 _FETCH_ONE = "/suno/fetch/"
@@ -234,6 +237,23 @@ class PollView:
     seen_step: str | None  # what the timeline gave at that time and poll count
     seen_status: str | None
     note: str
+    sent_status: str | None = None  # the task's status in the answer the journal kept
+
+
+def _sent_status(entry: Mapping[str, Any], task_id: str) -> str | None:
+    """The status the journaled answer gave ``task_id``, if it kept one whole."""
+    text = entry.get("response")
+    if not isinstance(text, str) or _cut(text):
+        return None
+    try:
+        data = json.loads(text).get("data")
+    except (ValueError, RecursionError, AttributeError):
+        return None
+    for task in data if isinstance(data, list) else [data]:
+        if isinstance(task, dict) and task.get("task_id") == task_id:
+            status = task.get("status")
+            return status if isinstance(status, str) else None
+    return None
 
 
 def polls_of(
@@ -282,6 +302,7 @@ def polls_of(
                 seen_step=seen_step,
                 seen_status=seen_status,
                 note=note,
+                sent_status=_sent_status(entry, record.task_id),
             )
         )
     return out
@@ -298,6 +319,9 @@ class EntryView:
     request_id: str
     body: str | None  # pretty-printed when it is JSON
     body_cut: bool  # the journal kept only the first JOURNAL_BODY_LIMIT bytes
+    response: str | None  # the answer's body as sent, pretty-printed when it is JSON
+    response_cut: bool
+    response_kept: bool  # False: an entry of a journal from before answers were kept
     faults: tuple[str, ...]
     task_ids: tuple[str, ...]  # tasks it names that exist in the namespace
     kind: str  # submit, fetch, fetch_one or other
@@ -334,6 +358,8 @@ def entry_views(
         path = str(entry.get("path") or "")
         body = entry.get("body")
         text = body if isinstance(body, str) else None
+        answer = entry.get("response")
+        answered = answer if isinstance(answer, str) else None
         kind = (
             "submit"
             if path.startswith(_SUBMIT)
@@ -354,6 +380,9 @@ def entry_views(
                 request_id=request_id,
                 body=_pretty(text) if text else None,
                 body_cut=text is not None and _cut(text),
+                response=None if answered is None else _pretty(answered),
+                response_cut=answered is not None and _cut(answered),
+                response_kept="response" in entry,
                 faults=tuple(str(f) for f in entry.get("faults") or ()),
                 task_ids=tuple(i for i in _ids_in(entry) if i in tasks),
                 kind=kind,
@@ -371,6 +400,13 @@ class ClipPlayer:
     status: str
     audio: str
     image: str
+
+    @property
+    def dom_id(self) -> str:
+        """Stable while its media URLs are: the page's live refresh keeps the player (it would
+        stop a clip being played), and swaps it when a URL changes (a clip that completed)."""
+        digest = hashlib.sha1(f"{self.audio}\n{self.image}".encode()).hexdigest()[:10]
+        return f"clip-{_DOM_ID.sub('_', self.clip_id)}-{digest}"
 
 
 def clip_players(task: Mapping[str, Any], origin: str) -> list[ClipPlayer]:
