@@ -231,7 +231,9 @@ def test_redis_restart_under_load_gives_500_envelopes_then_recovers(
         failed = [a for a in load.answers if a.status != 200]
         assert failed, "no request reached the fake while Redis was down"
         assert all(a.status == 500 and _is_outage_envelope(a) for a in failed), failed[:3]
-        assert all(down_at - 0.5 < a.at < up_at + 1.0 for a in failed)
+        late = [(a.route, round(a.at - up_at, 3), a.body) for a in failed
+                if not down_at - 0.5 < a.at < up_at + 1.0]
+        assert not late, late[:5]  # failures only while Redis was down (and its reconnect)
         recovered = [a for a in load.answers if a.at > up_at and a.status == 200]
         assert any(a.route == "submit" for a in recovered), "no submit after Redis came back"
         assert "Traceback" not in server.output()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -309,4 +310,25 @@ def test_redis_journal_appends_outlive_a_restart_and_refused_ones_are_logged(
             assert [e["i"] for e in store.journal("")][-2:] == [4, 5]
         finally:
             admin.close()
+            store.close()
+
+
+def test_redis_journal_appends_during_an_outage_leave_the_store_its_connections() -> None:
+    """Each append sent while Redis is down tries a new connection: none of them may count
+    against the client's connection cap (redis-py 8: 100), or the store stays unusable (every
+    command MaxConnectionsError) after Redis is back."""
+    from tests._servers import redis_server
+
+    with redis_server() as server:
+        store = open_store(server.url(prefix="outage-cap"), clock)
+        try:
+            store.journal_append("", {"i": 0})
+            server.stop()
+            for i in range(150):
+                with contextlib.suppress(StoreUnavailable):
+                    store.journal_append("", {"i": i})
+            server.start()
+            store.journal_append("", {"i": "back"})
+            assert store.journal("")[-1] == {"i": "back"}
+        finally:
             store.close()

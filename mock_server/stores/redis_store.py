@@ -274,7 +274,7 @@ class _Sender:
                 self._read()
             for attempt in (1, 2):  # once more on a new connection: Redis may have restarted
                 if self._connection is None:
-                    self._connection = self._client.connection_pool.make_connection()
+                    self._connection = self._new_connection()
                 try:
                     self._connection.send_command(*command)
                 except (redis.ConnectionError, redis.TimeoutError, OSError):
@@ -284,6 +284,13 @@ class _Sender:
                 else:
                     self._unread += 1
                     return
+
+    def _new_connection(self) -> Any:
+        """A connection like the pool's but not of it: the pool counts each one it makes
+        against its cap (100 in redis-py 8) and only forgets those given back, so making ours
+        there, once per Redis restart or failed send, would starve every other command."""
+        pool = self._client.connection_pool
+        return pool.connection_class(**pool.connection_kwargs)
 
     def drain(self) -> None:
         """Wait until every append sent from this process is processed (or known lost)."""
