@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mock_server import Config, create_app, validate
+from mock_server import Config, ScenarioBook, create_app, validate
+from mock_server.core.actions import MUSIC_TASK_KINDS, STEM_GROUPS
 from mock_server.core.render import clip_ids
 from tests.test_hot_path import KEY as HOT_KEY
 from tests.test_hot_path import Twins, _Ids
@@ -19,6 +20,8 @@ from tests.test_hot_path import Twins, _Ids
 KEY = {"Authorization": "Bearer sk-alice"}
 OTHER = {"Authorization": "Bearer sk-bob"}
 NEWAPI = ("newapi-2025", "newapi-2026")
+# The new parts' lengths of an extend_success clip (its template's durations).
+EXTEND_PARTS = [float(d) for d in ScenarioBook().get("extend_success").template["durations"]]
 
 
 @pytest.fixture
@@ -103,7 +106,7 @@ def test_concat_makes_the_whole_song_of_the_callers_clip(elk: Any) -> None:
     assert meta["type"] == "concat"
     assert [h["id"] for h in meta["concat_history"]] == [clip_id, part["id"]]
     assert meta["concat_history"][0]["continue_at"] == 60
-    assert meta["duration"] == part["metadata"]["duration"] == round(60 + 182.36, 2)
+    assert meta["duration"] == part["metadata"]["duration"] == round(60 + EXTEND_PARTS[0], 2)
     assert clip["title"] == part["title"]
     assert duration == 182.36
 
@@ -239,8 +242,10 @@ def test_extend_adds_up_and_names_its_source(elk: Any) -> None:
         assert meta["history"] == [{"id": clip_id, "type": "gen", "continue_at": 100.5}]
         assert meta["duration"] > 100.5
         assert meta["prompt"] == "[Bridge]\nnew"
-    assert task["data"][0]["metadata"]["duration"] == round(100.5 + 182.36, 2)
-    assert task["data"][1]["metadata"]["duration"] == round(100.5 + 176.04, 2)
+    # The source up to continue_at plus each new part (extend_success's durations).
+    new_parts = EXTEND_PARTS
+    assert [c["metadata"]["duration"] for c in task["data"]] == [
+        round(100.5 + part, 2) for part in new_parts]
     assert duration == 182.36
 
 
@@ -249,7 +254,8 @@ def test_extend_past_the_end_keeps_the_whole_source(elk: Any) -> None:
     new = accepted(post(elk, "/suno/submit/music", {
         "task": "extend", "continue_clip_id": clip_id, "continue_at": 999, "task_id": task_id}))
     advance(elk)
-    assert fetch(elk, new)["data"][0]["metadata"]["duration"] == round(duration + 182.36, 2)
+    assert fetch(elk, new)["data"][0]["metadata"]["duration"] == round(
+        duration + EXTEND_PARTS[0], 2)
 
 
 @pytest.mark.parametrize(
@@ -320,8 +326,137 @@ def test_task_kind_bad_bodies_are_400s(elk: Any, body: Any, needle: str) -> None
     assert tasks(elk) == []
 
 
+def scenario_of(client: Any, task_id: str) -> str:
+    [task] = [t for t in tasks(client) if t["task_id"] == task_id]
+    return str(task["scenario"])
+
+
+def status_at(client: Any, task_id: str, seconds: float) -> str:
+    """The task's status once ``seconds`` have passed since it was submitted (just now)."""
+    advance(client, seconds)
+    return str(fetch(client, task_id)["status"])
+
+
+_KIND_BODIES: dict[str, dict[str, Any]] = {
+    "extend": {"continue_at": 60},
+    "cover": {},
+    "infill": {"infill_start_s": 30, "infill_end_s": 45},
+    "gen_stem": {"stem_type_id": 91, "stem_type_group_name": "Two", "stem_task": "two"},
+}
+
+
+def submit_kind(client: Any, task: str, headers: Any = KEY, **extra: Any) -> tuple[str, str, float]:
+    """A ``task`` submit on a finished song of the caller's: the new task's id, and the source
+    clip's id and length."""
+    task_id, clip_id, duration = song(client)
+    body = {"task": task, "continue_clip_id": clip_id, "task_id": task_id,
+            **_KIND_BODIES[task], **extra}
+    return accepted(post(client, "/suno/submit/music", body, {**KEY, **headers})), clip_id, duration
+
+
+@pytest.mark.parametrize("task", list(MUSIC_TASK_KINDS))
+def test_each_task_kind_follows_its_bundled_scenario(elk: Any, task: str) -> None:
+    new, clip_id, duration = submit_kind(elk, task)
+    assert scenario_of(elk, new) == f"{task}_success" == MUSIC_TASK_KINDS[task].default_scenario
+    assert fetch(elk, new)["status"] == "NOT_START"
+    advance(elk)
+    done = fetch(elk, new)
+    assert validate(done, "task", "elkapi") == []
+    assert done["status"] == "SUCCESS" and done["progress"] == "100%"
+    clips = done["data"]
+    lengths = [c["metadata"]["duration"] for c in clips]
+    if task == "extend":  # the source up to continue_at plus a new part, two takes
+        assert lengths == [round(60 + part, 2) for part in EXTEND_PARTS]
+    else:  # a cover, an infill and a stem are as long as the song they are made from
+        assert lengths == [duration] * len(clips)
+    assert len(clips) == 2
+    assert all(c["status"] == "complete" for c in clips)
+    assert all(c["metadata"]["history"][0]["id"] == clip_id for c in clips)
+
+
+def test_gen_stem_is_faster_than_a_song(elk: Any) -> None:
+    stems, _, _ = submit_kind(elk, "gen_stem")
+    plain = accepted(post(elk, "/suno/submit/music", {"prompt": "[Verse]\nla la"}))
+    advance(elk, 60)
+    assert fetch(elk, stems)["status"] == "SUCCESS"
+    assert fetch(elk, plain)["status"] == "IN_PROGRESS"
+
+
+def test_an_extend_streams_before_it_completes(elk: Any) -> None:
+    new, _, _ = submit_kind(elk, "extend")
+    assert [status_at(elk, new, s) for s in (5, 10, 15, 110)] == [
+        "SUBMITTED", "QUEUED", "IN_PROGRESS", "SUCCESS"]
+    assert all(c["status"] == "complete" for c in fetch(elk, new)["data"])
+
+
+@pytest.mark.parametrize(
+    ("group", "stems"),
+    [
+        ({"stem_type_group_name": "Two"}, STEM_GROUPS["Two"]),
+        ({"stem_type_group_name": "Twelve", "stem_task": "twelve"}, STEM_GROUPS["Twelve"]),
+        ({"stem_task": "twelve", "stem_type_group_name": None}, STEM_GROUPS["Twelve"]),
+        ({"stem_type_group_name": "Forty"}, ("Vocals", "Instrumental")),
+    ],
+)
+def test_gen_stem_makes_one_clip_per_stem_of_its_group(
+    elk: Any, group: dict[str, Any], stems: tuple[str, ...]
+) -> None:
+    body = {k: v for k, v in {**_KIND_BODIES["gen_stem"], **group}.items() if v is not None}
+    task_id, clip_id, duration = song(elk)
+    source = fetch(elk, task_id)["data"][0]
+    new = accepted(post(elk, "/suno/submit/music", {
+        "task": "gen_stem", "continue_clip_id": clip_id, "task_id": task_id, **body}))
+    advance(elk)
+    clips = fetch(elk, new)["data"]
+    assert [c["title"] for c in clips] == [f"{source['title']} ({stem})" for stem in stems]
+    assert len({c["id"] for c in clips}) == len(stems)
+    for clip, stem in zip(clips, stems, strict=True):
+        meta = clip["metadata"]
+        assert meta["type"] == "stem" and meta["stem_from_id"] == clip_id
+        assert meta["stem_type"] == stem.lower() and meta["duration"] == duration
+        # Only a vocal stem carries the words.
+        assert (meta["prompt"] == source["metadata"]["prompt"]) == ("Vocals" in stem)
+    assert [c["id"] for c in clips] == clip_ids(new, len(stems))
+    # Each stem is a clip of the caller's: its words line up within its length.
+    timing = body_of(elk.get(f"/suno/act/timing/{clips[0]['id']}", headers=KEY))
+    assert timing["aligned_words"] and timing["aligned_words"][-1]["end_s"] <= duration
+
+
+def test_the_scenario_header_still_wins_for_a_task_kind(elk: Any) -> None:
+    new, _, _ = submit_kind(elk, "cover", {"X-Mock-Scenario": "music_failure"})
+    assert scenario_of(elk, new) == "music_failure"
+    advance(elk)
+    assert fetch(elk, new)["status"] == "FAILURE"
+
+
+def _elk_with(default_scenarios: dict[str, str]) -> Any:
+    return create_app(Config(profile="elkapi", clock="manual", poll_interval=0,
+                             default_scenarios=default_scenarios)).test_client()
+
+
+def test_a_config_names_a_kinds_scenario() -> None:
+    client = _elk_with({"MUSIC:cover": "music_instant"})
+    cover, _, _ = submit_kind(client, "cover")
+    extend, _, _ = submit_kind(client, "extend")
+    assert (scenario_of(client, cover), scenario_of(client, extend)) == (
+        "music_instant", "extend_success")
+    assert fetch(client, cover)["status"] == "SUCCESS"  # the first poll
+    assert fetch(client, extend)["status"] == "NOT_START"
+
+
+def test_a_config_that_changed_musics_default_still_covers_the_kinds() -> None:
+    # A fake made fast (suno_mock(scenario="music_instant")) stays fast for every MUSIC submit.
+    client = _elk_with({"MUSIC": "music_instant", "MUSIC:gen_stem": "gen_stem_success"})
+    extend, _, _ = submit_kind(client, "extend")
+    stems, _, _ = submit_kind(client, "gen_stem")
+    assert scenario_of(client, extend) == "music_instant"
+    assert fetch(client, extend)["status"] == "SUCCESS"
+    assert scenario_of(client, stems) == "gen_stem_success"
+
+
 def test_plain_music_in_elkapi_is_unchanged(elk: Any) -> None:
     new = accepted(post(elk, "/suno/submit/music", {"prompt": "x", "negative_tags": "rock"}))
+    assert scenario_of(elk, new) == "music_success"
     advance(elk)
     for clip in fetch(elk, new)["data"]:
         assert clip["metadata"]["type"] == "gen" and clip["metadata"]["history"] is None
@@ -357,6 +492,7 @@ def test_newapi_profiles_answer_as_a_vanilla_gateway(profile_name: str) -> None:
             "infill_start_s": "not even a number", "stem_type_id": "91"}
     task_id = accepted(post(client, "/suno/submit/music", body))
     assert kept(client, task_id) == {"prompt": "x"}
+    assert scenario_of(client, task_id) == "music_success"  # a plain song's, not extend's
     advance(client)
     for clip in fetch(client, task_id)["data"]:
         assert clip["metadata"]["type"] == "gen" and clip["metadata"]["history"] is None

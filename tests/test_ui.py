@@ -189,6 +189,17 @@ def test_forms_steer_through_the_admin_operations(client):
     assert client.get("/__mock/tasks").get_json() == []
 
 
+def test_the_create_form_offers_every_bundled_scenario(client):
+    page = text(client.get("/__mock/ui/"))
+    offered = re.findall(r'<option value="([^"]+)" title="[^"]*">\1 \((\w+)\)</option>', page)
+    book = ScenarioBook()
+    assert sorted(offered) == sorted((s.name, s.action) for s in book)
+    # The MUSIC task kinds' own, each saying it is modelled, not captured.
+    for kind in ("extend", "cover", "infill", "gen_stem"):
+        assert (f"{kind}_success", "MUSIC") in offered
+        assert "Modelled, not captured" in book.get(f"{kind}_success").description
+
+
 def test_create_from_a_form_at_a_step_with_elapsed_time(client):
     client.post(
         "/__mock/ui/tasks",

@@ -16,12 +16,17 @@ __all__ = [
     "ELKAPI_MUSIC_FIELDS",
     "FORWARDED_FIELDS",
     "MUSIC_TASKS",
+    "MUSIC_TASK_KINDS",
     "NEWAPI_ACTIONS",
     "SOURCE_TASKS",
+    "STEM_GROUPS",
     "SUBMIT_FIELDS",
     "SURFACES",
+    "VOCAL_STEMS",
     "Action",
+    "MusicTask",
     "channel_model",
+    "stems_of",
 ]
 
 # dto.SunoSubmitReq as gin binds it: Go field name -> the JSON types it accepts.
@@ -58,9 +63,64 @@ ELKAPI_MUSIC_FIELDS: dict[str, tuple[type, ...]] = {
     "negative_tags": (str,),
     "generation_type": (str,),
 }
-# The MUSIC ``task`` kinds ElkAPI takes; those that work on a source clip (continue_clip_id).
-MUSIC_TASKS = ("extend", "cover", "infill", "gen_stem")
+
+
+@dataclass(frozen=True)
+class MusicTask:
+    """One MUSIC ``task`` kind ElkAPI takes (reference §10): what its clips are made of.
+
+    Its clips' lineage (metadata.type, history) is render's ``_lineage``; their lengths and
+    count follow from these facts and the task's source clip.
+    """
+
+    name: str  # the ``task`` value: extend
+    # The scenario its tasks follow when the submit names none (no X-Mock-Scenario) and the
+    # Config names none for it (Config.default_scenario).
+    default_scenario: str
+    # Its clips are the source up to ``continue_at`` plus a new part (the scenario's
+    # durations); otherwise they are as long as the source.
+    continues: bool = False
+    # One clip per stem of its ``stem_type_group_name`` (STEM_GROUPS), whatever the
+    # scenario's clip_count.
+    stems: bool = False
+
+
+# The MUSIC ``task`` kinds, all of which work on a source clip (continue_clip_id).
+MUSIC_TASK_KINDS: dict[str, MusicTask] = {
+    kind.name: kind
+    for kind in (
+        MusicTask("extend", default_scenario="extend_success", continues=True),
+        MusicTask("cover", default_scenario="cover_success"),
+        MusicTask("infill", default_scenario="infill_success"),
+        MusicTask("gen_stem", default_scenario="gen_stem_success", stems=True),
+    )
+}
+MUSIC_TASKS = tuple(MUSIC_TASK_KINDS)
 SOURCE_TASKS = frozenset(MUSIC_TASKS)
+# gen_stem's stem_type_group_name (or stem_task, lower case) -> the stems it makes, one clip
+# each, in order. The reference names the groups (Two, Twelve), not their stems: these are
+# the stems Suno's app offers, modelled, not captured.
+STEM_GROUPS: dict[str, tuple[str, ...]] = {
+    "Two": ("Vocals", "Instrumental"),
+    "Twelve": (
+        "Vocals", "Backing Vocals", "Drums", "Bass", "Guitar", "Keyboard",
+        "Percussion", "Strings", "Synth", "FX", "Brass", "Woodwinds",
+    ),
+}
+# The stems that carry the song's words (the others' clips have no lyrics).
+VOCAL_STEMS = frozenset({"Vocals", "Backing Vocals"})
+
+
+def stems_of(request: Mapping[str, Any]) -> tuple[str, ...]:
+    """The stems a gen_stem submit's clips are, one clip each: those of its
+    ``stem_type_group_name``, else of its ``stem_task``, else of the Two group."""
+    for key in ("stem_type_group_name", "stem_task"):
+        value = request.get(key)
+        if isinstance(value, str):
+            for group, stems in STEM_GROUPS.items():
+                if value.casefold() == group.casefold():
+                    return stems
+    return STEM_GROUPS["Two"]
 
 
 def channel_model(action: str) -> str:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from mock_server.core.actions import ACTIONS
+from mock_server.core.actions import ACTIONS, MUSIC_TASK_KINDS
 from mock_server.core.hooks import CALLBACK_MODES
 from mock_server.errors import ConfigError
 
 __all__ = ["Config", "check_base_url"]
+
+# The default_scenarios keys of the MUSIC task kinds: MUSIC:extend, ...
+_KIND_KEYS = frozenset(("MUSIC", task) for task in MUSIC_TASK_KINDS)
 
 
 def check_base_url(url: str) -> str:
@@ -42,7 +45,8 @@ class Config:
     fixtures: tuple[str, ...] = ()
     faults: tuple[str, ...] = ()  # fault files or bundled fault profile names, applied at start
     # Per action; an action left out keeps its ACTIONS default (a Config that names only
-    # MUSIC's must not leave a newer action without one).
+    # MUSIC's must not leave a newer action without one). "MUSIC:<task>" (MUSIC:extend) names
+    # the scenario of one of ElkAPI's MUSIC task kinds: see ``default_scenario``.
     default_scenarios: dict[str, str] = field(
         default_factory=lambda: {name: a.default_scenario for name, a in ACTIONS.items()}
     )
@@ -80,6 +84,13 @@ class Config:
         object.__setattr__(self, "default_scenarios", {
             **{name: a.default_scenario for name, a in ACTIONS.items()},
             **self.default_scenarios})
+        for key in self.default_scenarios:
+            action, colon, task = key.partition(":")
+            if action not in ACTIONS or (colon and (action, task) not in _KIND_KEYS):
+                raise ConfigError(
+                    f"default_scenarios: {key!r} is neither an action ({', '.join(ACTIONS)}) "
+                    f"nor a MUSIC task kind ({', '.join('MUSIC:' + k for k in MUSIC_TASK_KINDS)})"
+                )
         if self.clock not in ("wall", "manual"):
             raise ConfigError(f"clock must be 'wall' or 'manual', not {self.clock!r}")
         if self.speed <= 0:
@@ -124,3 +135,21 @@ class Config:
             value = getattr(self, name)
             if value < 0:
                 raise ConfigError(f"{name} must be 0 (no limit) or more, not {value!r}")
+
+    def default_scenario(self, action: str, task: str | None = None) -> str:
+        """The scenario a submit of ``action`` (of MUSIC ``task`` kind ``task``) that names
+        none follows.
+
+        A task kind's: the one named for it ("MUSIC:extend"); else, when the Config changed
+        MUSIC's from the bundled default (e.g. music_instant for fast tests), that one, as
+        before kinds had scenarios of their own; else the kind's bundled scenario.
+        """
+        named = self.default_scenarios
+        if task is None or task not in MUSIC_TASK_KINDS:
+            return named[action]
+        own = named.get(f"{action}:{task}")
+        if own:
+            return own
+        if named[action] != ACTIONS[action].default_scenario:
+            return named[action]
+        return MUSIC_TASK_KINDS[task].default_scenario

@@ -10,7 +10,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from mock_server.contract.profiles import Profile
-from mock_server.core.actions import ACTIONS, channel_model
+from mock_server.core.actions import (
+    ACTIONS,
+    MUSIC_TASK_KINDS,
+    VOCAL_STEMS,
+    MusicTask,
+    channel_model,
+    stems_of,
+)
 from mock_server.core.lifecycle import TaskState
 from mock_server.core.media_urls import local_urls
 from mock_server.core.record import TaskRecord
@@ -85,6 +92,7 @@ def _inputs(record: TaskRecord, scenario: Scenario) -> dict[str, Any]:
     if isinstance(source, dict):  # a clip made from the caller's clip: its words by default
         t = {**t, **{k: source[k] for k in ("title", "tags", "prompt", "mv") if k in source}}
     described = bool(r.get("gpt_description_prompt"))
+    stems = _stems(record)
     instrumental = bool(r.get("make_instrumental", t.get("make_instrumental", False)))
     prompt = (
         ""
@@ -98,7 +106,10 @@ def _inputs(record: TaskRecord, scenario: Scenario) -> dict[str, Any]:
         "gpt_description_prompt": r.get("gpt_description_prompt")
         or t.get("gpt_description_prompt"),
         "mv": r.get("mv") or t.get("mv") or "chirp-v3-0",
-        "clip_count": ACTIONS[record.action].clip_count or int(t.get("clip_count", 2)),
+        "clip_count": len(stems)
+        if stems
+        else ACTIONS[record.action].clip_count or int(t.get("clip_count", 2)),
+        "stems": stems,
         "durations": _durations(record, list(t.get("durations", [180.0]))),
         "error_type": t.get("error_type", ""),
         "error_message": t.get("error_message", ""),
@@ -107,15 +118,31 @@ def _inputs(record: TaskRecord, scenario: Scenario) -> dict[str, Any]:
     }
 
 
+def _kind(record: TaskRecord) -> MusicTask | None:
+    """The MUSIC task kind of ``record``, or None."""
+    task = record.request.get("task")
+    if record.action != "MUSIC" or not isinstance(task, str):
+        return None
+    return MUSIC_TASK_KINDS.get(task)
+
+
+def _stems(record: TaskRecord) -> tuple[str, ...]:
+    """The stems a task's clips are, one each (a gen_stem task's group), or ()."""
+    kind = _kind(record)
+    return stems_of(record.request) if kind is not None and kind.stems else ()
+
+
 def _durations(record: TaskRecord, durations: list[Any]) -> list[Any]:
     """A task's clip lengths: the scenario's, or what its source clip makes them (extend: the
-    source up to ``continue_at`` plus the new part; concat, cover, infill, stems: the source's)."""
+    source up to ``continue_at`` plus the new part, the scenario's durations; concat, cover,
+    infill, stems: the source's)."""
     r = record.request
     source = r.get("source")
     if not isinstance(source, dict):
         return durations
     whole = float(source.get("duration") or 0.0)
-    if record.action == "MUSIC" and r.get("task") == "extend":
+    kind = _kind(record)
+    if kind is not None and kind.continues:
         at = r.get("continue_at")
         kept = min(float(at), whole) if isinstance(at, (int, float)) and at > 0 else whole
         return [round(kept + float(d), 2) for d in durations]
@@ -174,15 +201,25 @@ def clip_facts(record: TaskRecord, scenario: Scenario) -> list[dict[str, Any]]:
         {
             "id": clip_id,
             "task_id": record.task_id,
-            "title": inputs["title"],
-            "tags": inputs["tags"],
-            "prompt": inputs["prompt"],
+            **_stem_words(inputs, i),
             "mv": inputs["mv"],
             "duration": float(durations[i % len(durations)]),
             "history": history,
         }
         for i, clip_id in enumerate(clip_ids(record.task_id, inputs["clip_count"]))
     ]
+
+
+def _stem_words(inputs: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """Clip ``index``'s title, tags and lyrics: a stem's are its source's, titled
+    '<title> (<stem>)', with no lyrics unless it is a vocal stem."""
+    title, tags, prompt = inputs["title"], inputs["tags"], inputs["prompt"]
+    stems = inputs["stems"]
+    if stems:
+        stem = stems[index % len(stems)]
+        title = f"{title} ({stem})"
+        prompt = prompt if stem in VOCAL_STEMS else ""
+    return {"title": title, "tags": tags, "prompt": prompt}
 
 
 def _clips(
@@ -198,13 +235,12 @@ def _clips(
     out = []
     for i, clip_id in enumerate(clip_ids(record.task_id, inputs["clip_count"])):
         durations = inputs["durations"]
+        words = _stem_words(inputs, i)
         values = {
             "id": clip_id,
             "task_id": record.task_id,
             "index": i,
-            "title": inputs["title"],
-            "tags": inputs["tags"],
-            "prompt": inputs["prompt"],
+            **words,
             "model_name": model_name,
             "duration": durations[i % len(durations)],
             "error_type": inputs["error_type"],
@@ -221,8 +257,8 @@ def _clips(
             "major_model_version": major,
             "model_name": model_name,
             "metadata": {
-                "tags": inputs["tags"],
-                "prompt": inputs["prompt"],
+                "tags": words["tags"],
+                "prompt": words["prompt"],
                 "gpt_description_prompt": inputs["gpt_description_prompt"],
                 "audio_prompt_id": None,
                 "history": None,
@@ -243,12 +279,14 @@ def _clips(
             "reaction": None,
             "created_at": created,
             "status": "submitted",
-            "title": inputs["title"],
+            "title": words["title"],
             "play_count": 0,
             "upvote_count": 0,
             "is_public": False,
         }
         clip["metadata"].update(lineage)
+        if inputs["stems"]:
+            clip["metadata"]["stem_type"] = inputs["stems"][i % len(inputs["stems"])].lower()
         if extra:  # keys this profile's deployments add (real captures); the scenario wins
             _merge(clip, _fill(dict(extra), values))
         _merge(clip, _fill(step.clip, values))

@@ -47,7 +47,8 @@ class MockService:
         self.config = config
         self.profile: Profile = load_profile(config.profile)
         self.scenarios = ScenarioBook(config.fixtures)
-        for action, name in config.default_scenarios.items():
+        for key, name in config.default_scenarios.items():
+            action = key.partition(":")[0]  # MUSIC:extend, a MUSIC task kind's, is MUSIC's
             if self.scenarios.get(name).action != action:
                 raise FixtureError(f"default scenario {name!r} is not a {action} scenario")
         self.store: Store = (
@@ -139,9 +140,12 @@ class MockService:
             return self._inline.get_or_make(key, lambda: scenario_from_dict(inline))
         return self.scenarios.get(record.scenario)
 
-    def resolve_scenario(self, action: str, name: str | None) -> Scenario:
-        """The named scenario or the action's default (ScenarioNotFound, InvalidInput)."""
-        scenario = self.scenarios.get(name or self.config.default_scenarios[action])
+    def resolve_scenario(
+        self, action: str, name: str | None, task: str | None = None
+    ) -> Scenario:
+        """The named scenario or the default of the action (of its MUSIC ``task`` kind:
+        Config.default_scenario) (ScenarioNotFound, InvalidInput)."""
+        scenario = self.scenarios.get(name or self.config.default_scenario(action, task))
         if scenario.action != action:
             raise InvalidInput(
                 f"scenario {scenario.name!r} is a {scenario.action} scenario, not {action}"

@@ -349,7 +349,9 @@ def _submit(service: MockService, call: Call, action: Action) -> Answer:
         raise task_error(
             400, "invalid_request", f"persona_id {persona!r} is not one of your personas"
         )
-    scenario = service.resolve_scenario(action.name, call.scenario)
+    # A MUSIC task kind (ElkAPI: _source checked it) follows its own default scenario.
+    kind = fields.get("task") if source is not None and action.name == "MUSIC" else None
+    scenario = service.resolve_scenario(action.name, call.scenario, kind)
     task_id = service.new_task_id()  # drawn first: the answer is journaled with it
     answer = success_body(task_id)
     now, entry, token = _work(service, call, answer)
