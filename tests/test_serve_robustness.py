@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mock_server.server.dispatch import FULL_GRACE, Watchdog
 from tests._servers import SunoMock
 
 KEY = {"Authorization": "Bearer sk-robust"}
@@ -231,3 +232,18 @@ def test_granian_still_has_the_wrapper_the_dispatch_replaces() -> None:
     import granian.server.mp as granian_mp
 
     assert callable(granian_mp._wsgi_call_wrap)
+
+
+def test_a_busy_process_lengthens_the_grace_a_crowd_of_readers_gets() -> None:
+    # Under CPU load a reader whose body is all in can wait for the GIL past the crowded
+    # 50 ms grace: that is no slow client (bench/: 408s cut real 50-id fetches under wrk).
+    # The watchdog's own late wakes measure that wait and lengthen every grace while it lasts.
+    watchdog = Watchdog(10.0)
+    crowd = watchdog.full
+    assert watchdog.allowed(crowd) == FULL_GRACE
+    watchdog.woke(asked=100.0, wait=0.025, now=100.125)  # woke 100 ms late
+    assert watchdog.allowed(crowd) == pytest.approx(FULL_GRACE + 0.2)
+    assert watchdog.allowed(1) == 10.0  # never past the body timeout
+    for look in range(60):  # on time again: the extra grace fades
+        watchdog.woke(asked=float(look), wait=0.025, now=look + 0.025)
+    assert watchdog.allowed(crowd) == pytest.approx(FULL_GRACE, abs=0.001)

@@ -66,6 +66,7 @@ STREAMS_PER_WORKER = 256  # broken-transport answers being sent at once, per wor
 STREAMS_PER_NAMESPACE = 64  # ... of which one namespace may have
 _BODY_CHUNK = 64 * 1024  # a body is read in pieces of this size; each one resets the timeout
 _WATCH_EVERY = 0.1  # how often the watchdog looks for overdue bodies
+_LAG_DECAY = 0.9  # per look: how fast a late wake of the watchdog is forgotten
 _FLUSH_PAUSE = 0.05  # lets granian write a 408 before its connection is dropped
 _CUT_EVERY = 0.1  # how often held answers check whether a clear of the faults released them
 _NAMESPACE_ENVIRON = environ_key(NAMESPACE_HEADER)
@@ -144,6 +145,11 @@ class Watchdog:
     bodies are being read at once, a body may stall for ``grace`` seconds; while ``full`` or
     more are, for ``full_grace`` seconds.
 
+    A stall is measured in the process's own time: under CPU load a reading thread whose body
+    is all in may wait for the GIL longer than ``full_grace``, which is no slow client. The
+    watchdog waits for the GIL like any reader, so how late its own wakes are (``lag``, decaying)
+    is added to every grace: a flood of stalled uploads costs no CPU and keeps the short grace.
+
     The reading thread stays blocked inside granian until its connection goes away, so the
     answer goes from here: a 408 streamed one byte short of its Content-Length, which makes
     hyper close the connection after it (it keeps open a connection whose request body is still
@@ -165,6 +171,7 @@ class Watchdog:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
+        self.lag = 0.0  # seconds: how late the watchdog's recent wakes were (see the class doc)
 
     def start(self, proto: Any) -> _Upload:
         upload = _Upload(proto)
@@ -192,15 +199,24 @@ class Watchdog:
     def allowed(self, reading: int) -> float:
         """How long a body may stall while ``reading`` bodies are being read."""
         if reading >= self.full:
-            return self.full_grace
-        return self.grace if reading > self.spare else self.timeout
+            grace = self.full_grace
+        else:
+            grace = self.grace if reading > self.spare else self.timeout
+        return min(grace + 2 * self.lag, self.timeout)
+
+    def woke(self, asked: float, wait: float, now: float) -> None:
+        """The watchdog asked at ``asked`` to sleep ``wait`` s and runs again at ``now``."""
+        self.lag = max(now - asked - wait, self.lag * _LAG_DECAY, 0.0)
 
     def _watch(self) -> None:
         while True:
             with self._lock:
                 crowded = len(self._uploads) >= self.full
-                self._wake.wait(self.full_grace / 2 if crowded else _WATCH_EVERY)
+                wait = self.full_grace / 2 if crowded else _WATCH_EVERY
+                asked = time.monotonic()
+                notified = self._wake.wait(wait)
                 now = time.monotonic()
+                self.woke(asked, 0.0 if notified else wait, now)
                 allowed = self.allowed(len(self._uploads))
                 overdue = [u for u in self._uploads if now - u.since >= allowed]
                 for upload in overdue:
