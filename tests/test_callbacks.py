@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 
 from contract_tests.mock import FakePool, MockAdminError, SunoMock
 from mock_server import Config, ScenarioBook, create_app
-from mock_server.core.hooks import backoff, hook_problem, redacted_url, refusal
+from mock_server.core.hooks import backoff, hook_problem, refusal
 from mock_server.core.lifecycle import gateway_elapsed, poll_phase, shown_after, terminal_after
+from mock_server.core.redact import redacted_url
 from tests._servers import redis_server
 from tests.conftest import running_fake
 

@@ -14,7 +14,6 @@ __all__ = [
     "MAX_HOOK_LENGTH",
     "backoff",
     "hook_problem",
-    "redacted_url",
     "refusal",
 ]
 
@@ -66,17 +65,6 @@ def refusal(url: str, mode: str) -> str | None:
     return None
 
 
-def redacted_url(url: str) -> str:
-    """``url`` without the password of its userinfo, for the journal and logs."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.rpartition("@")[2]
-        user = f"{parts.username}:***@" if parts.username else ":***@"
-        return parts._replace(netloc=user + netloc).geturl()
-    except ValueError:
-        return "<unparsable URL>"
 
 
 def backoff(attempt: int, first: float) -> float:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["PERSONAL_KEYS", "REDACTED", "Redactor"]
+__all__ = ["PERSONAL_KEYS", "REDACTED", "Redactor", "redacted_url"]
 
 REDACTED = "[redacted]"
 
@@ -101,3 +102,16 @@ class Redactor:
         if isinstance(value, str):
             return self.string(value)
         return value
+
+
+def redacted_url(url: str) -> str:
+    """``url`` without the password of its userinfo, for logs, messages and the journal."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rpartition("@")[2]
+        user = f"{parts.username}:***@" if parts.username else ":***@"
+        return parts._replace(netloc=user + netloc).geturl()
+    except ValueError:
+        return "<unparsable URL>"

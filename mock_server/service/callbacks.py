@@ -30,10 +30,11 @@ import httpx
 
 from mock_server.core.cache import BoundedCache
 from mock_server.core.config import Config
-from mock_server.core.hooks import HOOK_FIELD, backoff, redacted_url, refusal
+from mock_server.core.hooks import HOOK_FIELD, backoff, refusal
 from mock_server.core.lifecycle import TaskState, poll_phase, shown_after, terminal_after
 from mock_server.core.media_urls import PLACEHOLDER, media_origin
 from mock_server.core.record import TaskRecord
+from mock_server.core.redact import redacted_url
 from mock_server.core.scenarios import Scenario
 from mock_server.errors import StoreUnavailable
 from mock_server.service.rendered import StateTable

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mock_server.core.clock import ClockState
+from mock_server.core.redact import redacted_url as redacted
 from mock_server.errors import ConfigError, StoreUnavailable
 from mock_server.stores.base import Limits, Store
 from mock_server.stores.memory import MemoryStore
@@ -50,17 +51,6 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-def redacted(url: str) -> str:
-    """The URL without its password, for logs and messages."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.rpartition("@")[2]
-        user = f"{parts.username}:***@" if parts.username else ":***@"
-        return urlunsplit(parts._replace(netloc=user + netloc))
-    except ValueError:
-        return "<unparsable URL>"
 
 
 def _redis_store(
