@@ -135,7 +135,7 @@ def check_success_envelope(
         inner = "$.data[" if kind == "fetch-batch-response" else "$.data"
         problems = [p for p in problems if not p.path.startswith(inner)]
     if problems:
-        _fail(rule, f"the envelope does not match {kind}:{_lines(map(str, problems))}", obs)
+        _fail(rule, f"the body does not match {kind}:{_lines(map(str, problems))}", obs)
     return payload
 
 
@@ -234,19 +234,7 @@ def check_submit_accepted(obs: Observation) -> str:
 # ElkAPI routes --------------------------------------------------------------------------------
 def check_route_answer(obs: Observation, kind: str) -> Any:
     """HTTP 200, JSON, valid against ``kind`` (a task envelope or a raw Suno answer)."""
-    if kind == "submit-response":
-        return check_success_envelope(obs, kind, rule="route-schema")
-    if obs.status != 200:
-        _fail("route-schema", f"expected HTTP 200, got {obs.status}", obs)
-    if not obs.content_type.startswith("application/json"):
-        _fail("route-schema", f"expected an application/json body, got {obs.content_type!r}",
-              obs)
-    payload = _payload(obs, "route-schema")
-    problems = validate(payload, kind)
-    if problems:
-        _fail("route-schema", f"the answer does not match {kind}:{_lines(map(str, problems))}",
-              obs)
-    return payload
+    return check_success_envelope(obs, kind, rule="route-schema")
 
 
 def _number(value: Any) -> float | None:
@@ -283,22 +271,22 @@ def _history_ids(meta: Mapping[str, Any], key: str) -> list[Any]:
         entries, list) else []
 
 
-def _check_about_clip(answer: Mapping[str, Any], meaning: str,
-                      source: Mapping[str, Any]) -> None:
+def _check_about_clip(answer: Mapping[str, Any], meaning: str, source: Mapping[str, Any],
+                      obs: Observation | None) -> None:
     """An export answers its clip's id; a persona is rooted in the clip it was made of."""
     key = "data" if meaning == "export" else "root_clip_id"
     if answer.get(key) != source.get("id"):
         _fail("result-refers-to-source", f"$.{key} is {answer.get(key)!r}, not the clip asked "
-              f"about ({source.get('id')!r})")
+              f"about ({source.get('id')!r})", obs)
 
 
 def _check_source(task: Mapping[str, Any], meaning: str, source: Mapping[str, Any],
-                  body: Mapping[str, Any]) -> None:
+                  body: Mapping[str, Any], obs: Observation | None = None) -> None:
     rule = "result-refers-to-source"
     label = _label(task, "task")
     clips = task.get("data")
     if not (isinstance(clips, list) and clips):
-        _fail(rule, f"{label}: no clips to check (data {str(clips)[:120]})")
+        _fail(rule, f"{label}: no clips to check (data {str(clips)[:120]})", obs)
     source_id = source.get("id")
     for i, clip in enumerate(clips):
         meta = clip.get("metadata") if isinstance(clip, dict) else None
@@ -307,22 +295,22 @@ def _check_source(task: Mapping[str, Any], meaning: str, source: Mapping[str, An
         kind = meta.get("type")
         if meaning == "upload":
             if kind != "upload":
-                _fail(rule, f"{where}.type is {kind!r}, not 'upload'")
+                _fail(rule, f"{where}.type is {kind!r}, not 'upload'", obs)
             continue
         if meaning == "concat":
             ids = _history_ids(meta, "concat_history")
             if kind != "concat" or not ids or ids[-1] != source_id:
                 _fail(rule, f"{where}: type {kind!r}, concat_history ids {ids}; expected type "
-                      f"'concat' ending with the source clip {source_id!r}")
+                      f"'concat' ending with the source clip {source_id!r}", obs)
             continue
         ids = _history_ids(meta, "history")
         if not ids or ids[0] != source_id:
-            _fail(rule, f"{where}.history names {ids}, not the source clip {source_id!r}")
+            _fail(rule, f"{where}.history names {ids}, not the source clip {source_id!r}", obs)
         if meaning != "extend" and kind != meaning:
-            _fail(rule, f"{where}.type is {kind!r}, not {meaning!r}")
+            _fail(rule, f"{where}.type is {kind!r}, not {meaning!r}", obs)
         at, length = _number(body.get("continue_at")), _number(meta.get("duration"))
         if meaning == "extend" and at is not None and length is not None and length <= at:
-            _fail(rule, f"{where}.duration {length} is not longer than continue_at {at}")
+            _fail(rule, f"{where}.duration {length} is not longer than continue_at {at}", obs)
 
 
 def check_route_meaning(
@@ -338,11 +326,11 @@ def check_route_meaning(
     if meaning == "timing":
         _check_timing(answer, source, obs)
     elif meaning == "stems":  # Suno's raw clips, made from the source like a gen_stem's
-        _check_source({"data": answer.get("clips")}, "stem", source, {})
+        _check_source({"data": answer.get("clips")}, "stem", source, {}, obs)
     elif meaning in ("export", "persona"):
-        _check_about_clip(answer, meaning, source)
+        _check_about_clip(answer, meaning, source, obs)
     elif meaning:
-        _check_source(answer, meaning, source, body or {})
+        _check_source(answer, meaning, source, body or {}, obs)
 
 
 # tasks ---------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from mock_server import Config, MockService, ScenarioBook, create_app
-from mock_server.stores.urls import backend_of
+from mock_server.stores.urls import is_shared
 from mock_server.wire.request import FAULT_HEADER, NAMESPACE_HEADER
 
 from ._wsgi import AsyncWSGITransport, wsgi_transport
@@ -391,7 +391,7 @@ class FakePool:
         **config: Any,
     ) -> SunoMock:
         store = config.get("store")
-        if store is not None and backend_of(str(store)) != "memory":
+        if store is not None and is_shared(str(store)):
             return SunoMock(profile, api_key=api_key, scenario=scenario, tls=tls, **config)
         # The key is what was asked, not the Config it makes: building that reads every
         # scenario file when ``scenario`` is given, which would cost as much as the app.

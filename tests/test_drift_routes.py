@@ -15,6 +15,7 @@ import httpx
 
 from contract_tests.drift import DriftOptions, DriftResult, run_drift
 from contract_tests.drift.probes import READ_ONLY_ROUTES
+from contract_tests.routes import ROUTES
 from mock_server import Config, create_app, validate
 from tests.broken_servers import serve, timing_rewritten, without_route
 from tests.test_drift_live import ENV, KEY
@@ -132,5 +133,16 @@ def test_no_finished_music_task_means_the_routes_are_not_probed_and_says_so(tmp_
     assert not [e for e in journal if e["path"].startswith("/suno/act/")]
 
 
-def test_drift_never_calls_a_route_that_spends():
+def test_drift_never_calls_a_route_that_spends(tmp_path):
+    # What the gateway saw, not the table: no request of a row that spends (submits, uploads,
+    # concat, stems, exports, personas), while the read-only timing route was probed.
+    with stand_in() as (base, ids):
+        result = drift(base, ids, tmp_path, "thrifty")
+        journal = httpx.get(f"{base}/__mock/journal", timeout=10).json()
+    assert result.exit_code == 0
+    sent = [(e["method"], e["path"]) for e in journal]
+    assert any(path.startswith("/suno/act/timing/") for _, path in sent)
+    spending = [(r.method, r.path.split("{", 1)[0]) for r in ROUTES if r.spends]
+    assert not [(method, path) for method, path in sent
+                if any(method == m and path.startswith(p) for m, p in spending)]
     assert READ_ONLY_ROUTES and all(not r.spends for r in READ_ONLY_ROUTES)
