@@ -475,3 +475,30 @@ def test_a_pooled_fake_forgets_callbacks_between_tests():
     finally:
         pool.close()
         receiver.close()
+
+
+def test_a_store_blip_when_the_task_ends_delays_its_callback_and_loses_nothing(
+    receiver, monkeypatch
+):
+    # Once its end is due nobody tells the deliverer again (a poll of a task only its clock
+    # ends does not): a store that fails that one look must not lose the callback.
+    import mock_server.service.callbacks as callbacks
+    from mock_server.errors import StoreUnavailable
+
+    monkeypatch.setattr(callbacks, "_STORE_RETRY", 0.05)
+    with _mock() as mock:
+        task_id = _submit(mock, receiver.url)
+        _drained(mock)  # its end is known; the look at that end is the one that fails
+        store, real_find, failures = mock.service.store, mock.service.store.find, []
+
+        def find_once_down(ns, task_id):
+            if not failures:
+                failures.append(task_id)
+                raise StoreUnavailable("store down for a moment")
+            return real_find(ns, task_id)
+
+        monkeypatch.setattr(store, "find", find_once_down)
+        mock.advance(150)
+        settled = mock.wait_for_callback(task_id)
+    assert failures == [task_id]
+    assert settled["outcome"] == "delivered" and len(receiver.posts) == 1

@@ -54,7 +54,7 @@ _FALLBACK_ORIGIN = "http://localhost"
 _CLAIM = "callback:"  # fault_counter key prefix of a task's delivery claim
 _MAX_SENDING = 8  # attempts in flight at once per worker; more wait for a slot
 _ERROR_CHARS = 300
-_STORE_RETRY = 1.0  # seconds before looking again at a task the store could not claim
+_STORE_RETRY = 1.0  # seconds before looking again at a task the store failed us on
 _NEVER = math.inf
 _PLACEHOLDER = PLACEHOLDER.encode()
 
@@ -210,30 +210,49 @@ class Deliverer:
             self._cond.notify()
 
     def _run(self) -> None:
-        while True:
+        try:
+            while self._batch():
+                pass
+        finally:
+            with self._cond:  # however it ended, the next kick starts a scheduler again
+                self._thread = None
+                self._cond.notify_all()
+
+    def _batch(self) -> bool:
+        """Do what is due; False when nothing will be (the scheduler stops until kicked)."""
+        with self._cond:
+            work = self._next_work()
+            if work is None:
+                return False
+            self._busy += 1
+            generation = self._generation
+        try:
+            scan, look, jobs, shown = work
+            for ns, record, task in shown:
+                if not self._guard(self._send_shown, ns, record, task, generation):
+                    self._look_later((ns, record.task_id))
+            for ns in scan:
+                self._guard(self._search, ns, generation)
+            for key in look:
+                if not self._guard(self._look_at, *key, generation):
+                    self._look_later(key)
+            for job in jobs:
+                self._guard(self._start, job)
+        finally:
             with self._cond:
-                work = self._next_work()
-                if work is None:
-                    self._thread = None  # nothing due on any running clock: stop until kicked
-                    self._cond.notify_all()
-                    return
-                self._busy += 1
-                generation = self._generation
-            try:
-                scan, look, jobs, shown = work
-                for ns, record, task in shown:
-                    body = self._media(record, ns, gojson.dumpb(task))
-                    self._guard(self._claim_and_send, ns, record, body, generation)
-                for ns in scan:
-                    self._guard(self._search, ns, generation)
-                for key in look:
-                    self._guard(self._look_at, *key, generation)
-                for job in jobs:
-                    self._start(job)
-            finally:
-                with self._cond:
-                    self._busy -= 1
-                    self._cond.notify_all()
+                self._busy -= 1
+                self._cond.notify_all()
+        return True
+
+    def _send_shown(self, ns: str, record: TaskRecord, task: dict[str, Any],
+                    generation: int) -> None:
+        self._claim_and_send(ns, record, self._media(record, ns, gojson.dumpb(task)), generation)
+
+    def _look_later(self, key: tuple[str, str]) -> None:
+        """The store failed us on ``key``: look at it again soon rather than when told (a
+        poll of a task only its clock ends would never tell)."""
+        with self._cond:
+            self._tracked[key] = _Tracked(wake=time.monotonic() + _STORE_RETRY)
 
     def wait_logged(self, seen: int, timeout: float) -> int:
         """Wait until this process has journaled more than ``seen`` attempts (or ``timeout``
@@ -280,13 +299,16 @@ class Deliverer:
             self._cond.wait(max(wake - now, 0.0))
 
     @staticmethod
-    def _guard(work: Any, *args: Any) -> None:
+    def _guard(work: Any, *args: Any) -> bool:
+        """Run ``work``; False if the store was unavailable (logged), else True."""
         try:
             work(*args)
         except StoreUnavailable as exc:
-            log.warning("notify_hook: store unavailable (%s); will look again when told", exc)
+            log.warning("notify_hook: store unavailable (%s); will look again", exc)
+            return False
         except Exception:  # a bug of ours must not stop every later callback
             log.exception("notify_hook: unexpected error")
+        return True
 
     def _search(self, ns: str, generation: int) -> None:
         """Track every task of ``ns`` with a hook (another worker may have taken its submit)."""
@@ -343,12 +365,8 @@ class Deliverer:
         key = (ns, record.task_id)
         if generation != self._generation:
             return  # found before a clear(): that test is over
-        try:
-            claimed = self._service.store.fault_counter(ns, _CLAIM + record.task_id) == 1
-        except StoreUnavailable:
-            with self._cond:  # not claimed by anyone yet, as far as we know: look again soon
-                self._tracked[key] = _Tracked(wake=time.monotonic() + _STORE_RETRY)
-            raise
+        # A StoreUnavailable here: not claimed by anyone yet, as far as we know (_look_later).
+        claimed = self._service.store.fault_counter(ns, _CLAIM + record.task_id) == 1
         self._done.put(key, True)
         if not claimed:
             return  # another worker (or an earlier life of this one) has it
