@@ -59,7 +59,14 @@ def test_range_head_and_etag_as_a_browser_player_asks(fake):
 
 
 @pytest.mark.parametrize(("extension", "mimetype"), [("wav", "audio/wav"), ("mp4", "video/mp4")])
-def test_the_wav_and_mp4_sit_beside_the_mp3_once_the_clip_is_complete(fake, extension, mimetype):
+def test_the_wav_and_mp4_sit_beside_the_mp3_once_the_clip_is_complete(fake, extension, mimetype,
+                                                                      monkeypatch):
+    import mock_server.service.media as shelf
+
+    made = []  # each encode: later requests must be answered from the cache
+    encode = getattr(shelf, f"{extension}_for")
+    monkeypatch.setattr(shelf, f"{extension}_for",
+                        lambda *args, **kwargs: made.append(args) or encode(*args, **kwargs))
     task_id = fake.client.post("/suno/submit/music", json={}).json()["data"]
     fake.advance(40)  # streaming: no export yet
     clip_id = fake.client.get(f"/suno/fetch/{task_id}").json()["data"]["data"][0]["id"]
@@ -78,7 +85,8 @@ def test_the_wav_and_mp4_sit_beside_the_mp3_once_the_clip_is_complete(fake, exte
     head = fake.client.head(url)
     assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(whole.content)
     assert fake.client.get(url, headers={"If-None-Match": whole.headers["ETag"]}).status_code == 304
-    assert fake.client.get(url).content == whole.content  # cached: the same bytes
+    assert fake.client.get(url).content == whole.content
+    assert len(made) == 1  # encoded once, then served from the cache
     for other in (f"{clip_id}.ogg", f"{clip_id}.wav.mp3", f"nope.{extension}", extension):
         assert fake.client.get(f"/__media/-/{task_id}/cdn1/{other}").status_code == 404
 

@@ -18,7 +18,6 @@ __all__ = [
     "MUSIC_TASKS",
     "MUSIC_TASK_KINDS",
     "NEWAPI_ACTIONS",
-    "SOURCE_TASKS",
     "STEM_GROUPS",
     "SUBMIT_FIELDS",
     "SURFACES",
@@ -96,7 +95,6 @@ MUSIC_TASK_KINDS: dict[str, MusicTask] = {
     )
 }
 MUSIC_TASKS = tuple(MUSIC_TASK_KINDS)
-SOURCE_TASKS = frozenset(MUSIC_TASKS)
 # gen_stem's stem_type_group_name (or stem_task, lower case) -> the stems it makes, one clip
 # each, in order. The reference names the groups (Two, Twelve), not their stems: these are
 # the stems Suno's app offers, modelled, not captured.

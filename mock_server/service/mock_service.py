@@ -17,7 +17,7 @@ from mock_server.core.ids import new_task_id
 from mock_server.core.lifecycle import TaskState
 from mock_server.core.record import TaskRecord
 from mock_server.core.render import clip_facts, render_task
-from mock_server.core.scenarios import Scenario, ScenarioBook, scenario_from_dict
+from mock_server.core.scenarios import TERMINAL, Scenario, ScenarioBook, scenario_from_dict
 from mock_server.errors import FixtureError, InvalidInput, SettingsChanged, TaskNotFound
 from mock_server.faults.rules import FaultBook, load_fault_profile
 from mock_server.service.callbacks import ORIGIN_FIELD, Deliverer
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MockService"]
 
-TERMINAL = frozenset({"SUCCESS", "FAILURE"})
 
 class MockService:
     """Tasks, clock and journal for one fake, with no knowledge of HTTP."""

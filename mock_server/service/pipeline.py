@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from mock_server.core.actions import ACTIONS, MUSIC_TASKS, SOURCE_TASKS, Action, channel_model
+from mock_server.core.actions import ACTIONS, MUSIC_TASKS, Action, channel_model
 from mock_server.core.hooks import HOOK_FIELD, hook_problem
 from mock_server.core.identity import owner_of
 from mock_server.core.ids import derived_task_id, new_request_id
@@ -290,7 +290,7 @@ def _source(
         name = "clip_id"
     elif action.name == "MUSIC" and service.profile.surface == "elkapi" and "task" in fields:
         task = fields["task"]
-        if task not in SOURCE_TASKS:
+        if task not in MUSIC_TASKS:
             raise task_error(
                 400,
                 "invalid_request",
@@ -301,13 +301,7 @@ def _source(
             raise task_error(400, "invalid_request", f"task {task} needs continue_clip_id")
     else:
         return None
-    clip_id = fields[name]
-    facts = service.find_clip(call.ns, owner, clip_id)
-    if facts is None:
-        raise task_error(
-            400, "invalid_request", f"{name} {clip_id!r} is not a clip of one of your tasks"
-        )
-    return facts
+    return _own_clip(service, call, owner, fields[name], name)
 
 
 def _submit(service: MockService, call: Call, action: Action) -> Answer:

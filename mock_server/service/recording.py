@@ -23,13 +23,13 @@ from typing import Any
 
 from mock_server.contract.profiles import load_profile, profile_names
 from mock_server.contract.validation import validate
-from mock_server.core.actions import ACTIONS
+from mock_server.core.actions import ACTIONS, FORWARDED_FIELDS
 from mock_server.core.identity import owner_of
 from mock_server.core.lifecycle import state_of
 from mock_server.core.record import TaskRecord
 from mock_server.core.redact import Redactor
 from mock_server.core.render import render_task
-from mock_server.core.scenarios import SEED_FILE, scenario_from_dict
+from mock_server.core.scenarios import SEED_FILE, TERMINAL, scenario_from_dict
 from mock_server.errors import FixtureError
 
 __all__ = [
@@ -45,15 +45,13 @@ __all__ = [
 _STATUSES = frozenset(
     {"NOT_START", "SUBMITTED", "QUEUED", "IN_PROGRESS", "SUCCESS", "FAILURE", "UNKNOWN"}
 )
-_TERMINAL = frozenset({"SUCCESS", "FAILURE"})
 _ACTIONS = tuple(ACTIONS)  # a tuple: a live task's action may be any JSON value
 _MAX_CLIPS = 8  # the scenario format's clip_count maximum
 _SCHEMA_ID = "https://suno-contract-kit.invalid/schemas/scenario.schema.json"
 _SEED_SCHEMA_ID = "https://suno-contract-kit.invalid/schemas/seed.schema.json"
-# The submit fields a seed's request keeps. notify_hook is left out: a callback URL often
-# carries the app's own secret, and the gateway drops it anyway (reference §9).
-_REQUEST_KEYS = ("gpt_description_prompt", "prompt", "mv", "title", "tags", "continue_at",
-                 "task_id", "continue_clip_id", "make_instrumental")
+# The submit fields a seed's request keeps: what new-api forwards. notify_hook is left out:
+# a callback URL often carries the app's own secret, and the gateway drops it anyway (§9).
+_REQUEST_KEYS = FORWARDED_FIELDS
 
 
 class RecordSkip(ValueError):
@@ -221,7 +219,7 @@ def scenario_from_sightings(
     kept: list[Sighting] = []
     for seen in sightings:
         kept.append(seen)
-        if seen.state.get("status") in _TERMINAL:
+        if seen.state.get("status") in TERMINAL:
             break  # terminal states stick: nothing can follow them in a scenario
     states = [s.state for s in kept]
     action, note = _action(states, action)
@@ -402,7 +400,7 @@ class Recorder:
                 state = redactor.value(raw)
                 if any(state_key(s.state) == state_key(state) for s in task.sightings):
                     continue
-                if task.sightings and task.sightings[-1].state.get("status") in _TERMINAL:
+                if task.sightings and task.sightings[-1].state.get("status") in TERMINAL:
                     continue  # terminal states stick; a change after one is not a step
                 task.sightings.append(Sighting(state, now - origin, polls))
                 self._write(task)

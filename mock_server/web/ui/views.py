@@ -23,6 +23,7 @@ from mock_server.core.lifecycle import state_of
 from mock_server.core.media_urls import PLACEHOLDER
 from mock_server.core.record import TaskRecord
 from mock_server.core.scenarios import Scenario
+from mock_server.service.pipeline import JOURNAL_BODY_LIMIT  # what the journal keeps of a body
 
 __all__ = [
     "ClipPlayer",
@@ -39,7 +40,7 @@ __all__ = [
     "task_view",
 ]
 
-JOURNAL_BODY_LIMIT = 4096  # bytes of a request body, and of an answer, the journal keeps
+
 TRACK_LEFT, TRACK_WIDTH = 90.0, 820.0  # the task page's track, in its SVG's 1000 units
 LABEL_ROWS = (26.0, 68.0, 12.0, 82.0)  # label baselines: above, below, higher, lower (axis: 46)
 _FETCH_ONE = "/suno/fetch/"
